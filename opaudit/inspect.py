@@ -1,0 +1,131 @@
+"""`inspect_model()`: parse, classify, map to layers, probe, analyze -> `ModelReport`.
+
+This is the whole `opaudit inspect` pipeline as one pure function returning data; the CLI and
+every renderer only consume its result. TensorFlow is never imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from opaudit import __version__, mapping, support
+from opaudit.analyze import analyze
+from opaudit.errors import UsageError
+from opaudit.findings import TARGETS, ModelReport, Support
+from opaudit.flatbuf.model import ParsedModel, load
+from opaudit.probe import run_probe
+
+_RANK = {"no": 3, "partial": 2, "unknown": 1, "yes": 0}
+
+
+def resolve_input_shapes(parsed: ParsedModel, shapes: Mapping[str, Sequence[int]] | None) -> dict[int, list[int]]:
+    """Map `{name: shape}` to `{input tensor index: shape}` of the first subgraph.
+
+    A name is a signature input name (`input_image`), an input tensor name
+    (`serving_default_input_image:0`) or that name without the `serving_default_`/`:0` decoration.
+    Raises UsageError for a name that matches no input or a shape of the wrong rank.
+    """
+    if not shapes:
+        return {}
+    if not parsed.subgraphs:
+        raise UsageError("model has no subgraph to take --input-shape")
+    sub0 = parsed.subgraphs[0]
+    names: dict[str, int] = {}
+    for t in sub0.inputs:
+        info = parsed.tensor(0, t)
+        full = info.name if info else ""
+        for n in (full, full.split(":")[0], full.split(":")[0].removeprefix("serving_default_")):
+            names.setdefault(n, t)
+    for sig in parsed.signatures:
+        if sig["subgraph"] == 0:
+            for n, t in sig["inputs"].items():
+                names.setdefault(n, t)
+    out = {}
+    for name, shape in shapes.items():
+        if name not in names:
+            raise UsageError(f"--input-shape: no input named {name!r} (inputs: {', '.join(sorted(names)) or 'none'})")
+        t = parsed.tensor(0, names[name])
+        if t and len(t.shape) != len(shape):
+            raise UsageError(f"--input-shape {name}: rank {len(shape)} given, input has rank {len(t.shape)}")
+        out[names[name]] = [int(x) for x in shape]
+    return out
+
+
+def support_table(ops, supports) -> dict[str, dict[str, Support]]:
+    """Per op name and target: the worst support over its nodes (with that node's reason)."""
+    table: dict[str, dict[str, Support]] = {}
+    for o in ops:
+        row = table.setdefault(o.op, {})
+        for t in TARGETS:
+            s = supports[(o.subgraph, o.index)].get(t, Support("unknown"))
+            if t not in row or _RANK[s.status] > _RANK[row[t].status]:
+                row[t] = s
+    return dict(sorted(table.items()))
+
+
+def inspect_model(
+    path: str,
+    *,
+    target: str = "cpu",
+    probe: bool = True,
+    timeout: float = 60.0,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    seed: int = 0,
+) -> ModelReport:
+    """Audit one `.tflite` file.
+
+    Args:
+      path: model file (read-only).
+      target: `cpu` | `xnnpack` | `gpu`: which findings count as blocking (`ModelReport.blocking()`).
+      probe: run the interpreter (load, allocate, invoke with seeded inputs) in a child process.
+      timeout: seconds for the probe.
+      input_shapes: shapes for dynamic inputs by name; other dynamic dims default to 1.
+      seed: seed of the probe's inputs.
+    Returns:
+      ModelReport (plain data; `to_dict()` is the JSON form).
+    Raises:
+      ModelFormatError: not a TFLite file, truncated or damaged (exit code 2).
+      UsageError: bad target or input shape (exit code 2).
+    """
+    if target not in TARGETS:
+        raise UsageError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
+    parsed = load(path)
+    shapes = resolve_input_shapes(parsed, input_shapes)
+    tensor_names = {s.index: [] for s in parsed.subgraphs}
+    for t in parsed.tensors:
+        tensor_names[t.subgraph].append(t.name)
+    ops = mapping.map_layers(
+        parsed.operators, tensor_names, {k: v.name for k, v in parsed.flex_nodes.items()},
+        debug_names=_debug_names(parsed),
+    )
+    booms = mapping.explosions(ops, lambda s, t: (x := parsed.tensor(s, t)) is not None and x.buffer_size > 0)
+    result = run_probe(path, shapes, timeout=timeout, seed=seed) if probe else None
+    outputs = {(s.index, t) for s in parsed.subgraphs for t in s.outputs}
+    findings, supports = analyze(ops, parsed.tensors, outputs, support.support_for, booms, result)
+    return ModelReport(
+        path=path,
+        size=parsed.size,
+        sha256=parsed.sha256,
+        version=parsed.version,
+        description=parsed.description,
+        subgraphs=parsed.subgraphs,
+        operators=ops,
+        tensors=parsed.tensors,
+        signatures=parsed.signatures,
+        metadata=parsed.metadata,
+        min_runtime_version=parsed.min_runtime_version,
+        support=support_table(ops, supports),
+        findings=findings,
+        probe=result,
+        target=target,
+        tool={"opaudit": __version__, "support_data": support.data_version(),
+              "runtime": result.runtime if result else "not run"},
+    )
+
+
+def _debug_names(parsed: ParsedModel) -> dict[tuple[int, int], str]:
+    if not parsed.debug_metadata:
+        return {}
+    from opaudit.flatbuf import debug_metadata
+
+    return debug_metadata.node_names(parsed)

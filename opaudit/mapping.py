@@ -1,0 +1,146 @@
+"""Map TFLite nodes back to the Keras layers they came from.
+
+The thread back is the TensorFlow name scope that the converter keeps:
+- Flex nodes embed their NodeDef, whose (original) name is the scoped TF op name;
+- other nodes' output tensors are named after the scoped op (`model/ROI/NonMaxSuppressionV3`),
+  several names joined with `;` when ops were fused;
+- graph outputs are renamed `StatefulPartitionedCall_1:0` and lose the scope; the debug
+  metadata (when converted with `serialize_debug_metadata`) keeps each op's own location, so
+  when present it is preferred over tensor names (Flex NodeDef names come first).
+
+A scope `functional_1/rpn_model_1/rpn_conv_shared_1/convolution` reads: model, then layer
+scopes, then the op. Keras 3 adds a `_N` suffix to every scope it enters while tracing
+(`roi_align_classifier_1`); tf-keras does not. We detect the Keras 3 pattern over the whole
+model (every top-level layer scope carries a numeric suffix) and strip one suffix per segment
+only then. Without the Keras model we cannot tell a nested layer scope from a name scope that
+an op opened inside `call`, so `layer` is the top-level layer and `tf_name` keeps the full path;
+`opaudit fix`, which has the model, resolves nested layers against real layer names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from opaudit.findings import Operator
+
+_SUFFIX = re.compile(r"_\d+$")
+
+
+def candidate_names(op: Operator, tensor_names: Sequence[str], flex_name: str | None) -> list[str]:
+    """Scoped TF op names that describe `op`, best first."""
+    names = []
+    if flex_name:
+        names.append(flex_name)
+    for t in op.outputs:
+        if 0 <= t < len(tensor_names):
+            names.extend(n for n in tensor_names[t].split(";") if n)
+    return [n for n in names if "/" in n]
+
+
+def _split(name: str) -> list[str]:
+    name = name.split(":", 1)[0]
+    return [s for s in name.split("/") if s]
+
+
+def detect_keras3(names: Sequence[str]) -> bool:
+    """True when scoped names follow the Keras 3 pattern (`model_1/layer_1/op`)."""
+    tops = {parts[1] for n in names if len(parts := _split(n)) >= 3}
+    firsts = {parts[0] for n in names if len(parts := _split(n)) >= 3}
+    if not tops:
+        return False
+    return all(_SUFFIX.search(s) for s in tops | firsts)
+
+
+def layer_of(name: str, keras3: bool) -> str | None:
+    """Top-level Keras layer of a scoped TF op name; None when it has no layer scope.
+
+    `functional_1/roi_align_classifier_1/CropAndResize` -> `roi_align_classifier` (Keras 3),
+    `model/ROI/rpn_non_max_suppression/NonMaxSuppressionV3` -> `ROI` (tf-keras).
+    """
+    parts = _split(name)
+    if len(parts) < 3:
+        return None
+    seg = parts[1]
+    return _SUFFIX.sub("", seg) if keras3 else seg
+
+
+def map_layers(
+    operators: Sequence[Operator],
+    tensor_names: dict[int, Sequence[str]],
+    flex_names: dict[tuple[int, int], str],
+    debug_names: dict[tuple[int, int], str] | None = None,
+) -> list[Operator]:
+    """Return operators with `layer`, `layer_source` and `tf_name` filled where known.
+
+    Args:
+      operators: parsed nodes (all subgraphs).
+      tensor_names: subgraph -> tensor names by index.
+      flex_names: (subgraph, node) -> NodeDef name of Flex nodes.
+      debug_names: (subgraph, node) -> scoped name from the debug metadata, if present.
+    """
+    debug_names = debug_names or {}
+    cands: dict[tuple[int, int], tuple[str, str]] = {}
+    for op in operators:
+        key = (op.subgraph, op.index)
+        fx = flex_names.get(key)
+        if fx and "/" in fx:
+            cands[key] = (fx, "flex_nodedef")
+            continue
+        if key in debug_names and "/" in debug_names[key]:
+            cands[key] = (debug_names[key], "debug_metadata")
+            continue
+        names = candidate_names(op, tensor_names.get(op.subgraph, ()), None)
+        if names:
+            cands[key] = (names[0], "tensor_name")
+    keras3 = detect_keras3([n for n, _ in cands.values()])
+    _infer_from_inputs(operators, tensor_names, cands, keras3)
+    out = []
+    for op in operators:
+        c = cands.get((op.subgraph, op.index))
+        if c is None:
+            out.append(op)
+            continue
+        layer = layer_of(c[0], keras3)
+        tf_name = None if c[1] == "inputs" else c[0]
+        out.append(dataclasses.replace(op, layer=layer, layer_source=c[1] if layer else None, tf_name=tf_name))
+    return out
+
+
+def _infer_from_inputs(operators, tensor_names, cands, keras3: bool) -> None:
+    """Nodes with no scoped name of their own (a custom op whose output became a graph output)
+    take the layer of their inputs when all scoped inputs agree; marked `inputs` as the source."""
+    for op in operators:
+        key = (op.subgraph, op.index)
+        if key in cands:
+            continue
+        names = tensor_names.get(op.subgraph, ())
+        scoped = [n for t in op.inputs if 0 <= t < len(names) for n in names[t].split(";") if "/" in n]
+        layers = {layer_of(n, keras3) for n in scoped} - {None}
+        if len(layers) == 1:
+            cands[key] = (scoped[0], "inputs")
+
+
+def explosions(
+    operators: Sequence[Operator], constant: Callable[[int, int], bool], min_nodes: int = 8
+) -> list[tuple[str, str, int]]:
+    """Layers expanded into many identical nodes: [(layer, op, count)], largest first.
+
+    Keras 3 unrolls `TimeDistributed(Conv2D)` into one CONV_2D per time step, all reading the
+    same weight tensor. Nodes are identical when they share layer, op and constant inputs
+    (`constant(subgraph, tensor)` says which inputs are weights); `min_nodes` or more such
+    nodes are an explosion. Distinct weights (the blocks of a ResNet inside one sub-model)
+    never count, and nodes without constant inputs are not compared.
+    """
+    counts: dict[tuple, int] = defaultdict(int)
+    for op in operators:
+        consts = tuple(t for t in op.inputs if t >= 0 and constant(op.subgraph, t))
+        if op.layer and consts:
+            counts[(op.layer, op.op, op.subgraph, consts)] += 1
+    best: dict[tuple[str, str], int] = {}
+    for (layer, name, _, _), n in counts.items():
+        if n >= min_nodes:
+            best[(layer, name)] = best.get((layer, name), 0) + n
+    return sorted(((la, o, n) for (la, o), n in best.items()), key=lambda h: -h[2])

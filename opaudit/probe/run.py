@@ -1,0 +1,106 @@
+"""Parent side of the interpreter probe: spawn, time out, classify.
+
+`run_probe()` starts `python -m opaudit.probe.worker` in a new session, sends the request, and
+turns whatever happens into a `ProbeResult`: a clean run, the runtime's own error text at load,
+allocate (prepare) or invoke, a crash (the signal that killed the child), or a timeout (the
+whole process group is killed). It never raises for anything the model does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from opaudit.findings import ProbeResult
+
+_NODE = re.compile(r"Node number (\d+) \(([^)]*)\) failed to (prepare|invoke)")
+
+
+def parse_failed_nodes(error: str) -> list[tuple[int, str, str]]:
+    """`[(node_index, op, stage)]` named in a runtime error, innermost first.
+
+    The runtime names only the first failing node per subgraph and concatenates nested
+    failures: "...Node number 0 (CropAndResize) failed to prepare.Node number 3 (WHILE) failed
+    to prepare." -> [(0, "CropAndResize", "prepare"), (3, "WHILE", "prepare")].
+    """
+    return [(int(n), op, st) for n, op, st in _NODE.findall(error or "")]
+
+
+def _kill_group(p: subprocess.Popen) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_probe(
+    path: str, shapes: dict[int, list[int]] | None = None, timeout: float = 60.0, seed: int = 0
+) -> ProbeResult:
+    """Load, allocate and invoke `path` in a child process.
+
+    Args:
+      path: the .tflite file.
+      shapes: input tensor index -> shape for dynamic inputs (others: dynamic dims = 1).
+      timeout: seconds before the child (and its process group) is killed.
+      seed: seed of the generated inputs.
+    Returns:
+      ProbeResult with status ok | load_failed | prepare_failed | invoke_failed | crashed | timeout.
+    """
+    req = json.dumps({"path": os.path.abspath(path), "shapes": shapes or {}, "seed": seed})
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONFAULTHANDLER="")
+    t0 = time.perf_counter()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "opaudit.probe.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env=env,
+    )
+    try:
+        out, err = p.communicate(req.encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(p)
+        p.communicate()
+        return ProbeResult(
+            status="timeout",
+            runtime="ai_edge_litert",
+            error=f"the interpreter did not finish within {timeout:g} s",
+            seconds=time.perf_counter() - t0,
+        )
+    seconds = time.perf_counter() - t0
+    if p.returncode < 0:
+        sig = -p.returncode
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        return ProbeResult(
+            status="crashed",
+            runtime="ai_edge_litert",
+            error=f"the runtime process died with {name}" + (f": {tail[0]}" if tail[0] else ""),
+            seconds=seconds,
+            exit_signal=sig,
+        )
+    try:
+        res = json.loads(out.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        msg = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        return ProbeResult(
+            status="crashed", runtime="ai_edge_litert",
+            error=f"the probe exited with code {p.returncode}: {msg[0]}", seconds=seconds,
+        )
+    failed = parse_failed_nodes(res.get("error") or "")
+    return ProbeResult(
+        status=res["status"],
+        runtime=res.get("runtime", "ai_edge_litert"),
+        stage=res.get("stage"),
+        error=res.get("error"),
+        failed_node={"index": failed[0][0], "op": failed[0][1], "stage": failed[0][2]} if failed else None,
+        inputs=tuple(res.get("inputs", ())),
+        outputs=tuple(res.get("outputs", ())),
+        seconds=seconds,
+    )

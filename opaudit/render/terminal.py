@@ -1,0 +1,62 @@
+"""Rich terminal view of a `ModelReport`: summary, op histogram with support marks, the nodes
+that cannot run (highlighted with their Keras layer), and warnings."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from opaudit.findings import TARGETS, ModelReport
+
+_MARK = {"yes": "[green]✓[/]", "no": "[red]✗[/]", "partial": "[yellow]~[/]", "unknown": "[dim]?[/]"}
+_MAX_NAME = 120
+
+
+def _short(s: str | None, n: int = _MAX_NAME) -> str:
+    s = s or ""
+    return escape(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def render(report: ModelReport, console: Console | None = None) -> None:
+    """Print the report. Every model-derived string is escaped (rich markup is not interpreted)."""
+    c = console or Console(highlight=False)
+    blocking = report.blocking()
+    v = report.verdicts()
+    c.print(f"[bold]{_short(report.path)}[/]  {report.size / 1e6:.1f} MB, {len(report.subgraphs)} subgraph(s), "
+            f"{len(report.operators)} nodes, schema v{report.version}")
+    if report.probe:
+        p = report.probe
+        c.print(f"probe ({_short(p.runtime)}): [{'green' if p.status == 'ok' else 'red'}]{p.status}[/]"
+                f"{' at ' + p.stage if p.stage else ''} in {p.seconds:.2f} s")
+    c.print("verdict: " + "  ".join(
+        f"{t}: {'[green]runs[/]' if v[t] == 'runs' else '[red]blocked[/]'}" for t in TARGETS)
+        + f"  flex: {'[red]needed[/]' if v['needs_flex'] == 'yes' else 'no'}")
+    counts = Counter(o.op for o in report.operators)
+    kinds = {o.op: o.kind for o in report.operators}
+    t = Table(title="ops", title_justify="left", show_edge=False)
+    for col in ("op", "kind", "count", *TARGETS):
+        t.add_column(col, justify="right" if col == "count" else "left")
+    for op, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        sup = report.support.get(op, {})
+        t.add_row(_short(op, 48), kinds[op], str(n),
+                  *(_MARK.get(sup[x].status, "?") if x in sup else "?" for x in TARGETS))
+    c.print(t)
+    if blocking:
+        b = Table(title=f"cannot run on {report.target} ({len(blocking)})", title_justify="left",
+                  title_style="bold red", show_edge=False)
+        for col in ("node", "op", "layer", "why"):
+            b.add_column(col)
+        for f in blocking:
+            node = f"{f.subgraph}:{f.index}" if f.index is not None else "-"
+            why = _short(f.message, 400) + (f"\n[dim]runtime: {_short(f.error, 300)}[/]" if f.error else "")
+            layer = f"[bold yellow]{_short(f.layer, 60)}[/]" if f.layer else "[dim]unknown[/]"
+            b.add_row(node, _short(f.op, 48), layer, why)
+        c.print(b)
+    warnings = [f for f in report.findings if f not in blocking and f.severity != "info"]
+    for f in warnings:
+        c.print(f"[yellow]warning[/] {f.code}: {_short(f.message, 400)}")
+    if not blocking:
+        c.print(f"[green]nothing stops this model on {report.target}[/]")
