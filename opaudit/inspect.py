@@ -13,7 +13,7 @@ from opaudit.analyze import analyze
 from opaudit.errors import UsageError
 from opaudit.findings import TARGETS, ModelReport, Support
 from opaudit.flatbuf.model import ParsedModel, load
-from opaudit.probe import run_probe
+from opaudit.probe import start_probe
 
 _RANK = {"no": 3, "partial": 2, "unknown": 1, "yes": 0}
 
@@ -89,17 +89,31 @@ def inspect_model(
     """
     if target not in TARGETS:
         raise UsageError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
-    parsed = load(path)
-    shapes = resolve_input_shapes(parsed, input_shapes)
+    # Without shapes to resolve, the probe child loads and invokes on one core while this
+    # process parses on the other; with shapes, names are resolved to tensors first.
+    handle = start_probe(path, timeout=timeout, seed=seed) if probe and not input_shapes else None
+    try:
+        parsed = load(path)
+        shapes = resolve_input_shapes(parsed, input_shapes)  # UsageError for unknown names / ranks
+    except BaseException:
+        if handle:
+            handle.cancel()
+        raise
+    if probe and handle is None:
+        handle = start_probe(path, {str(k): v for k, v in shapes.items()}, timeout=timeout, seed=seed)
     tensor_names = {s.index: [] for s in parsed.subgraphs}
     for t in parsed.tensors:
         tensor_names[t.subgraph].append(t.name)
+    def constant(s: int, t: int) -> bool:
+        x = parsed.tensor(s, t)
+        return x is not None and x.buffer_size > 0
+
     ops = mapping.map_layers(
         parsed.operators, tensor_names, {k: v.name for k, v in parsed.flex_nodes.items()},
-        debug_names=_debug_names(parsed),
+        debug_names=_debug_names(parsed), constant=constant,
     )
-    booms = mapping.explosions(ops, lambda s, t: (x := parsed.tensor(s, t)) is not None and x.buffer_size > 0)
-    result = run_probe(path, shapes, timeout=timeout, seed=seed) if probe else None
+    booms = mapping.explosions(ops, constant)
+    result = handle.result() if handle else None
     outputs = {(s.index, t) for s in parsed.subgraphs for t in s.outputs}
     findings, supports = analyze(ops, parsed.tensors, outputs, support.support_for, booms, result)
     return ModelReport(

@@ -54,14 +54,19 @@ def detect_keras3(names: Sequence[str]) -> bool:
     return all(_SUFFIX.search(s) for s in tops | firsts)
 
 
+# Scopes that TensorFlow itself opens inside a function (control flow, tensor arrays): never layers.
+_TF_SCOPES = re.compile(r"^(while|cond|map|body|Cond|TensorArray\w*|\w+_grad)(_\d+)?$")
+
+
 def layer_of(name: str, keras3: bool) -> str | None:
     """Top-level Keras layer of a scoped TF op name; None when it has no layer scope.
 
     `functional_1/roi_align_classifier_1/CropAndResize` -> `roi_align_classifier` (Keras 3),
-    `model/ROI/rpn_non_max_suppression/NonMaxSuppressionV3` -> `ROI` (tf-keras).
+    `model/ROI/rpn_non_max_suppression/NonMaxSuppressionV3` -> `ROI` (tf-keras),
+    `map/while/NonMaxSuppressionV3` (a bare tf.function) -> None.
     """
     parts = _split(name)
-    if len(parts) < 3:
+    if len(parts) < 3 or _TF_SCOPES.match(parts[0]) or _TF_SCOPES.match(parts[1]):
         return None
     seg = parts[1]
     return _SUFFIX.sub("", seg) if keras3 else seg
@@ -72,6 +77,7 @@ def map_layers(
     tensor_names: dict[int, Sequence[str]],
     flex_names: dict[tuple[int, int], str],
     debug_names: dict[tuple[int, int], str] | None = None,
+    constant: Callable[[int, int], bool] | None = None,
 ) -> list[Operator]:
     """Return operators with `layer`, `layer_source` and `tf_name` filled where known.
 
@@ -80,6 +86,8 @@ def map_layers(
       tensor_names: subgraph -> tensor names by index.
       flex_names: (subgraph, node) -> NodeDef name of Flex nodes.
       debug_names: (subgraph, node) -> scoped name from the debug metadata, if present.
+      constant: `(subgraph, tensor) -> bool`, True for weight/constant tensors (used to place
+        nodes that have no scoped name of their own).
     """
     debug_names = debug_names or {}
     cands: dict[tuple[int, int], tuple[str, str]] = {}
@@ -96,7 +104,8 @@ def map_layers(
         if names:
             cands[key] = (names[0], "tensor_name")
     keras3 = detect_keras3([n for n, _ in cands.values()])
-    _infer_from_inputs(operators, tensor_names, cands, keras3)
+    if constant is not None:
+        _infer_from_constants(operators, tensor_names, cands, keras3, constant)
     out = []
     for op in operators:
         c = cands.get((op.subgraph, op.index))
@@ -109,15 +118,18 @@ def map_layers(
     return out
 
 
-def _infer_from_inputs(operators, tensor_names, cands, keras3: bool) -> None:
+def _infer_from_constants(operators, tensor_names, cands, keras3: bool, constant) -> None:
     """Nodes with no scoped name of their own (a custom op whose output became a graph output)
-    take the layer of their inputs when all scoped inputs agree; marked `inputs` as the source."""
+    take the layer named by their constant inputs: constants are created inside the layer's
+    `call` (`model_1/roi_align_1/CropAndResize/crop_size`), unlike activations, which come from
+    the previous layer. Only when all such names agree; marked `inputs` as the source."""
     for op in operators:
         key = (op.subgraph, op.index)
         if key in cands:
             continue
         names = tensor_names.get(op.subgraph, ())
-        scoped = [n for t in op.inputs if 0 <= t < len(names) for n in names[t].split(";") if "/" in n]
+        scoped = [n for t in op.inputs if 0 <= t < len(names) and constant(op.subgraph, t)
+                  for n in names[t].split(";") if "/" in n]
         layers = {layer_of(n, keras3) for n in scoped} - {None}
         if len(layers) == 1:
             cands[key] = (scoped[0], "inputs")

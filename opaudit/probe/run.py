@@ -38,44 +38,75 @@ def _kill_group(p: subprocess.Popen) -> None:
         pass
 
 
-def run_probe(
-    path: str, shapes: dict[int, list[int]] | None = None, timeout: float = 60.0, seed: int = 0
-) -> ProbeResult:
-    """Load, allocate and invoke `path` in a child process.
+WORKER = (sys.executable, "-m", "opaudit.probe.worker")
+
+
+class ProbeHandle:
+    """A probe running in the background: `start_probe()` returns it, `.result()` waits.
+
+    Starting the child before parsing lets the interpreter load and invoke on one core while the
+    parent parses the flatbuffer on the other.
+    """
+
+    def __init__(self, path: str, shapes: dict[str, list[int]] | None, timeout: float, seed: int,
+                 worker: tuple[str, ...]):
+        self.timeout = timeout
+        self.t0 = time.perf_counter()
+        req = json.dumps({"path": os.path.abspath(path), "shapes": shapes or {}, "seed": seed})
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+        self.p = subprocess.Popen(
+            list(worker), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, env=env,
+        )
+        self.req = req.encode()
+
+    def cancel(self) -> None:
+        _kill_group(self.p)
+        self.p.communicate()
+
+    def result(self) -> ProbeResult:
+        p, t0 = self.p, self.t0
+        try:
+            out, err = p.communicate(self.req, timeout=max(0.1, self.timeout - (time.perf_counter() - t0)))
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            return ProbeResult(
+                status="timeout", runtime="ai_edge_litert",
+                error=f"the interpreter did not finish within {self.timeout:g} s",
+                seconds=time.perf_counter() - t0,
+            )
+        return _classify(p.returncode, out, err, time.perf_counter() - t0)
+
+
+def start_probe(
+    path: str,
+    shapes: dict[str, list[int]] | None = None,
+    timeout: float = 60.0,
+    seed: int = 0,
+    worker: tuple[str, ...] = WORKER,
+) -> ProbeHandle:
+    """Start loading, allocating and invoking `path` in a child process.
 
     Args:
       path: the .tflite file.
-      shapes: input tensor index -> shape for dynamic inputs (others: dynamic dims = 1).
+      shapes: input name or tensor index (as a string) -> shape for dynamic inputs; other
+        dynamic dims are 1. Names are matched by the worker like `--input-shape` names.
       timeout: seconds before the child (and its process group) is killed.
       seed: seed of the generated inputs.
-    Returns:
-      ProbeResult with status ok | load_failed | prepare_failed | invoke_failed | crashed | timeout.
+      worker: the child command (JSON request on stdin, JSON reply as its last stdout line).
     """
-    req = json.dumps({"path": os.path.abspath(path), "shapes": shapes or {}, "seed": seed})
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONFAULTHANDLER="")
-    t0 = time.perf_counter()
-    p = subprocess.Popen(
-        [sys.executable, "-m", "opaudit.probe.worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env=env,
-    )
-    try:
-        out, err = p.communicate(req.encode(), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(p)
-        p.communicate()
-        return ProbeResult(
-            status="timeout",
-            runtime="ai_edge_litert",
-            error=f"the interpreter did not finish within {timeout:g} s",
-            seconds=time.perf_counter() - t0,
-        )
-    seconds = time.perf_counter() - t0
-    if p.returncode < 0:
-        sig = -p.returncode
+    return ProbeHandle(path, shapes, timeout, seed, worker)
+
+
+def run_probe(path: str, shapes: dict | None = None, timeout: float = 60.0, seed: int = 0,
+              worker: tuple[str, ...] = WORKER) -> ProbeResult:
+    """`start_probe(...).result()`: ok | load_failed | prepare_failed | invoke_failed | crashed | timeout."""
+    return start_probe(path, {str(k): v for k, v in (shapes or {}).items()}, timeout, seed, worker).result()
+
+
+def _classify(returncode: int, out: bytes, err: bytes, seconds: float) -> ProbeResult:
+    if returncode < 0:
+        sig = -returncode
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         return ProbeResult(
@@ -91,7 +122,7 @@ def run_probe(
         msg = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         return ProbeResult(
             status="crashed", runtime="ai_edge_litert",
-            error=f"the probe exited with code {p.returncode}: {msg[0]}", seconds=seconds,
+            error=f"the probe exited with code {returncode}: {msg[0]}", seconds=seconds,
         )
     failed = parse_failed_nodes(res.get("error") or "")
     return ProbeResult(

@@ -1,7 +1,8 @@
 """Child side of the interpreter probe: `python -m opaudit.probe.worker` (JSON on stdin/stdout).
 
 Runs in its own process so that a runtime that segfaults, aborts or hangs cannot take the tool
-down. Request: `{"path": str, "shapes": {tensor_index: [dims]}, "seed": int}`. Reply (one JSON
+down. Request: `{"path": str, "shapes": {name_or_index: [dims]}, "seed": int}` where a name is
+an input tensor name, that name without `serving_default_`/`:0`, or a tensor index as a string. Reply (one JSON
 line on stdout): `{"status", "stage", "error", "inputs", "outputs", "seconds", "runtime"}`.
 
 Inputs are seeded: floats uniform in [0, 1), integers uniform in [0, 4), booleans fair coins;
@@ -15,14 +16,20 @@ import sys
 import time
 
 
-def _inputs(interp, shapes: dict[int, list[int]], seed: int):
+def _names(d: dict) -> list[str]:
+    full = d["name"]
+    base = full.split(":")[0]
+    return [str(d["index"]), full, base, base.removeprefix("serving_default_")]
+
+
+def _inputs(interp, shapes: dict[str, list[int]], seed: int):
     import numpy as np
 
     rng = np.random.default_rng(seed)
     details = interp.get_input_details()
     for d in details:
         sig = list(d.get("shape_signature", d["shape"]))
-        want = shapes.get(d["index"])
+        want = next((shapes[n] for n in _names(d) if n in shapes), None)
         if want is None and any(x < 0 for x in sig):
             want = [x if x >= 0 else 1 for x in sig]
         if want is not None and list(want) != list(d["shape"]):
@@ -55,7 +62,7 @@ def probe(req: dict) -> dict:
         out["runtime"] = f"ai_edge_litert {getattr(ai_edge_litert, '__version__', '?')}"
         interp = Interpreter(model_path=req["path"])
         stage = "allocate"
-        shapes = {int(k): v for k, v in req.get("shapes", {}).items()}
+        shapes = {str(k): v for k, v in req.get("shapes", {}).items()}
         out["inputs"] = _inputs(interp, shapes, int(req.get("seed", 0)))
         stage = "invoke"
         interp.invoke()
