@@ -18,7 +18,8 @@ import time
 
 from opaudit.findings import ProbeResult
 
-_NODE = re.compile(r"Node number (\d+) \(([^)]*)\) failed to (prepare|invoke)")
+# Lazy match: custom codes are untrusted and may themselves contain ")".
+_NODE = re.compile(r"Node number (\d+) \((.*?)\) failed to (prepare|invoke)", re.S)
 
 
 def parse_failed_nodes(error: str) -> list[tuple[int, str, str]]:

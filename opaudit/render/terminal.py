@@ -3,6 +3,7 @@ that cannot run (highlighted with their Keras layer), and warnings."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from rich.console import Console
@@ -13,10 +14,19 @@ from opaudit.findings import TARGETS, ModelReport
 
 _MARK = {"yes": "[green]✓[/]", "no": "[red]✗[/]", "partial": "[yellow]~[/]", "unknown": "[dim]?[/]"}
 _MAX_NAME = 120
+# C0/C1 control characters and bidi overrides from the model must never reach the terminal
+# (an ESC or CSI byte in a tensor name could recolour, retitle or clear the user's terminal).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
 def _short(s: str | None, n: int = _MAX_NAME) -> str:
-    s = s or ""
+    """Model-derived text made inert: control characters shown as escapes, rich markup escaped, cut at n."""
+    s = _CONTROL.sub(_visible, s or "")
     return escape(s if len(s) <= n else s[: n - 1] + "…")
 
 
