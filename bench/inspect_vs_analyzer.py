@@ -64,6 +64,9 @@ def main() -> None:
         "floor_parse": [PY, "-c", f"from opaudit.flatbuf.model import load; load({str(model)!r})"],
     }
     res = {k: measure(v, a.repeat) for k, v in cmds.items()}
+    broken = {k: r["rc"] for k, r in res.items() if r["rc"] not in (0, 1)}
+    if broken:
+        sys.exit(f"bench: commands failed (exit codes {broken}); numbers would be meaningless")
     print(f"model: {model} ({size_mb:.1f} MB), median of {a.repeat} runs, 2-core machine")
     for k, r in res.items():
         print(f"  {k:14s} wall {r['wall']:6.2f} s   peak RSS {r['rss_mb']:7.0f} MiB   exit {r['rc']}")

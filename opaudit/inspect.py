@@ -13,7 +13,7 @@ from opaudit.analyze import analyze
 from opaudit.errors import UsageError
 from opaudit.findings import TARGETS, ModelReport, Support
 from opaudit.flatbuf.model import ParsedModel, load
-from opaudit.probe import start_probe
+from opaudit.probe import prestart, start_probe
 
 _RANK = {"no": 3, "partial": 2, "unknown": 1, "yes": 0}
 
@@ -91,7 +91,9 @@ def inspect_model(
         raise UsageError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
     # Without shapes to resolve, the probe child loads and invokes on one core while this
     # process parses on the other; with shapes, names are resolved to tensors first.
-    handle = start_probe(path, timeout=timeout, seed=seed) if probe and not input_shapes else None
+    handle = None
+    if probe and not input_shapes:
+        handle = prestart.take(path, seed, None) or start_probe(path, timeout=timeout, seed=seed)
     try:
         parsed = load(path)
         shapes = resolve_input_shapes(parsed, input_shapes)  # UsageError for unknown names / ranks
@@ -113,7 +115,7 @@ def inspect_model(
         debug_names=_debug_names(parsed), constant=constant,
     )
     booms = mapping.explosions(ops, constant)
-    result = handle.result() if handle else None
+    result = handle.result(timeout) if handle else None
     outputs = {(s.index, t) for s in parsed.subgraphs for t in s.outputs}
     findings, supports = analyze(ops, parsed.tensors, outputs, support.support_for, booms, result)
     return ModelReport(

@@ -45,35 +45,42 @@ WORKER = (sys.executable, "-m", "opaudit.probe.worker")
 class ProbeHandle:
     """A probe running in the background: `start_probe()` returns it, `.result()` waits.
 
-    Starting the child before parsing lets the interpreter load and invoke on one core while the
-    parent parses the flatbuffer on the other.
+    The request goes to the child at once, so the interpreter loads and invokes on one core
+    while the parent parses the flatbuffer on the other. `timeout` counts from the start.
     """
 
     def __init__(self, path: str, shapes: dict[str, list[int]] | None, timeout: float, seed: int,
                  worker: tuple[str, ...]):
-        self.timeout = timeout
+        self.path, self.shapes, self.seed, self.timeout = os.path.abspath(path), shapes or {}, seed, timeout
         self.t0 = time.perf_counter()
-        req = json.dumps({"path": os.path.abspath(path), "shapes": shapes or {}, "seed": seed})
+        req = json.dumps({"path": self.path, "shapes": self.shapes, "seed": seed})
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         self.p = subprocess.Popen(
             list(worker), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env,
         )
-        self.req = req.encode()
+        stdin, self.p.stdin = self.p.stdin, None  # communicate() must not touch it again
+        try:
+            stdin.write(req.encode())  # a few hundred bytes: fits the pipe buffer
+            stdin.close()
+        except OSError:
+            pass  # the child died at once; result() reports how
 
     def cancel(self) -> None:
         _kill_group(self.p)
         self.p.communicate()
 
-    def result(self) -> ProbeResult:
+    def result(self, timeout: float | None = None) -> ProbeResult:
+        """Wait for the child (at most `timeout` s from its start; default: the start's timeout)."""
         p, t0 = self.p, self.t0
+        limit = self.timeout if timeout is None else timeout
         try:
-            out, err = p.communicate(self.req, timeout=max(0.1, self.timeout - (time.perf_counter() - t0)))
+            out, err = p.communicate(timeout=max(0.1, limit - (time.perf_counter() - t0)))
         except subprocess.TimeoutExpired:
             self.cancel()
             return ProbeResult(
                 status="timeout", runtime="ai_edge_litert",
-                error=f"the interpreter did not finish within {self.timeout:g} s",
+                error=f"the interpreter did not finish within {limit:g} s",
                 seconds=time.perf_counter() - t0,
             )
         return _classify(p.returncode, out, err, time.perf_counter() - t0)
