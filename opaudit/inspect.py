@@ -110,11 +110,15 @@ def inspect_model(
         x = parsed.tensor(s, t)
         return x is not None and x.buffer_size > 0
 
+    def weight(s: int, t: int) -> bool:  # float or quantized constants; not index vectors
+        x = parsed.tensor(s, t)
+        return constant(s, t) and (x.dtype.startswith(("float", "bfloat")) or x.quantization is not None)
+
     ops = mapping.map_layers(
         parsed.operators, tensor_names, {k: v.name for k, v in parsed.flex_nodes.items()},
         debug_names=_debug_names(parsed), constant=constant,
     )
-    booms = mapping.explosions(ops, constant)
+    booms = mapping.explosions(ops, weight)
     result = handle.result(timeout) if handle else None
     outputs = {(s.index, t) for s in parsed.subgraphs for t in s.outputs}
     findings, supports = analyze(ops, parsed.tensors, outputs, support.support_for, booms, result)

@@ -141,8 +141,9 @@ def explosions(
     """Layers expanded into many identical nodes: [(layer, op, count)], largest first.
 
     Keras 3 unrolls `TimeDistributed(Conv2D)` into one CONV_2D per time step, all reading the
-    same weight tensor. Nodes are identical when they share layer, op and constant inputs
-    (`constant(subgraph, tensor)` says which inputs are weights); `min_nodes` or more such
+    same weight tensor. Nodes are identical when they share layer, op and weights
+    (`constant(subgraph, tensor)` says which inputs are weights, not index vectors such as a
+    slice's begin/end, which every unrolled layout op shares); `min_nodes` or more such
     nodes are an explosion. Distinct weights (the blocks of a ResNet inside one sub-model)
     never count, and nodes without constant inputs are not compared.
     """
