@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,14 +103,22 @@ def load(path: str) -> ParsedModel:
         mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     finally:
         os.close(fd)
+    # Hash on another thread (hashlib releases the GIL) while this one parses.
+    digest: list[str] = []
+    hasher = threading.Thread(target=lambda: digest.append(_hash(mm, size)), daemon=True)
+    hasher.start()
     try:
         root = verify(mm, size)
-        return _read(mm, size, root, path)
+        parsed = _read(mm, size, root, path)
+        hasher.join()
+        parsed.sha256 = digest[0]
+        return parsed
     except ModelFormatError:
         raise
     except Exception as e:  # the bindings hit something verify() does not model
         raise ModelFormatError(f"damaged flatbuffer: {type(e).__name__}: {e}") from None
     finally:
+        hasher.join()
         mm.close()
 
 
@@ -174,7 +183,7 @@ def _read(mm, size: int, root: int, path: str) -> ParsedModel:
     return ParsedModel(
         path=path,
         size=size,
-        sha256=_hash(mm, size),
+        sha256="",  # filled by load() from the hashing thread
         version=m.Version(),
         description=_text(m.Description()),
         subgraphs=subgraphs,
