@@ -1,0 +1,118 @@
+"""End to end: `run_fix` on the tiny detector (tests/detector_zoo), a model written independently
+of the rewrite rules, with the blockers Mask R-CNN has (crop_and_resize, NMS V3 whose length is
+used, tf.sets.intersection, dynamic per-class map_fn, TimeDistributed heads)."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+MODEL = str(ROOT / "tests/detector_zoo/tiny_detector.py") + ":build"
+SAMPLES = str(ROOT / "tests/detector_zoo/tiny_detector.py") + ":samples"
+
+
+def _check_tflite(path: Path, n_ops_min: int = 10) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from opaudit.flatbuf.model import load
+
+    ops = load(str(path)).operators
+    assert len(ops) >= n_ops_min
+    assert [o.op for o in ops if o.kind != "builtin"] == []  # zero custom, zero Flex
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    detail = it.get_input_details()[0]
+    it.set_tensor(detail["index"], np.random.default_rng(0).random(detail["shape"], dtype=np.float32))
+    it.invoke()
+
+
+@pytest.mark.slow
+def test_fix_tiny_detector_end_to_end_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPAUDIT_CACHE", str(tmp_path / "cache"))
+    from opaudit.fix import run_fix
+
+    out = tmp_path / "out"
+    fix = run_fix(MODEL, out=out, samples=SAMPLES, progress=lambda s: None)
+    assert fix["status"] == "fixed", fix["reason"]
+    assert json.loads((out / "fix.json").read_text())["status"] == "fixed"
+    _check_tflite(out / "model.tflite")
+    assert fix["parity"]["passed"] and fix["parity"]["samples"] == 3
+    kinds = {o["name"]: o["kind"] for o in fix["parity"]["outputs"]}
+    assert kinds == {"detections": "detections", "class_probs": "dense", "proposals": "rois"}
+    det = next(o for o in fix["parity"]["outputs"] if o["kind"] == "detections")
+    assert det["keras"] > 0 and det["matched"] == det["keras"] == det["tflite"]
+    # the pre-audit found every blocker before converting, mapped to its layer
+    pre = {(f["code"], f["layer"]) for f in fix["pre_audit"]["findings"] if f["severity"] != "info"}
+    assert {("CONVERTER_ERROR", "roi_pool"), ("CONVERTER_ERROR", "detect"), ("TENSOR_LIST_OPS", "detect"),
+            ("NMS_PADDED_OUTPUT", "proposals"), ("OP_EXPLOSION", "head_fc")} <= pre
+    plan = fix["iterations"][-1]["plan"]
+    assert plan["roi_pool"] == ["crop_and_resize"] and plan["proposals"] == ["nms"]
+    assert set(plan["detect"]) == {"set_operation", "map_fn", "nms"}
+    assert plan["head_fc"] == plan["head_class"] == ["time_distributed"]
+    assert "conv1" not in plan and "rpn_cls" not in plan
+    it = fix["iterations"][-1]
+    assert it["conversion"]["status"] == "ok" and it["probe"]["status"] == "ok"
+    assert it["size"] == (out / "model.tflite").stat().st_size
+    assert fix["op_histogram_after"] and "FlexCropAndResize" not in fix["op_histogram_after"]
+    assert fix["cache"]["hit"] is False
+
+    # cached rerun: a hit, fast, and TensorFlow is never imported
+    code = ("import json, sys, time; t = time.monotonic(); from pathlib import Path; "
+            "from opaudit.fix import run_fix; "
+            f"fix = run_fix({MODEL!r}, out=Path({str(tmp_path / 'out2')!r}), samples={SAMPLES!r}); "
+            "print(json.dumps({'hit': fix['cache']['hit'], 'status': fix['status'], "
+            "'tf': 'tensorflow' in sys.modules, 's': time.monotonic() - t}))")
+    t = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, "OPAUDIT_CACHE": str(tmp_path / "cache")})
+    wall = time.monotonic() - t
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res == {**res, "hit": True, "status": "fixed", "tf": False}
+    assert wall < 15
+    assert (tmp_path / "out2" / "model.tflite").read_bytes() == (out / "model.tflite").read_bytes()
+
+
+@pytest.mark.slow
+def test_loop_without_pre_audit_finds_blockers_by_converting(tmp_path, monkeypatch):
+    """No pre-audit plan: the converter's errors and the inspected flatbuffer drive the rules."""
+    monkeypatch.setenv("OPAUDIT_CACHE", str(tmp_path / "cache"))
+    from opaudit.fix import run_fix
+
+    fix = run_fix(MODEL, out=tmp_path / "out", samples=SAMPLES, pre_audit=False, use_cache=False,
+                  progress=lambda s: None)
+    assert fix["status"] == "fixed", fix["reason"]
+    its = fix["iterations"]
+    assert its[0]["plan"] == {} and its[0]["conversion"]["status"] == "error"
+    errors = [(e["tf_op"], e["layer"]) for it in its for e in it["conversion"]["errors"] or []]
+    assert ("CropAndResize", "roi_pool") in errors and ("DenseToDenseSetOperation", "detect") in errors
+    applied = {(r["rule"], layer) for it in its for r in it["rules_applied"] for layer in r["layers"]}
+    assert {("map_fn", "detect"), ("crop_and_resize", "roi_pool"), ("set_operation", "detect"),
+            ("nms", "proposals")} <= applied
+    # the NMS padding trap was found on the converted flatbuffer, not by the converter
+    nms = [f for it in its for f in it["findings"] if f["code"] == "NMS_PADDED_OUTPUT"]
+    assert {f["layer"] for f in nms} >= {"proposals"}
+    _check_tflite(tmp_path / "out" / "model.tflite")
+
+
+@pytest.mark.slow
+def test_parity_failure_is_a_loud_failure(tmp_path, monkeypatch):
+    """Zero-area (padding) boxes in the per-class NMS: TFLite's NMS V4 disagrees with TF's, so a
+    builtin-only model that invokes is still *not* fixed."""
+    monkeypatch.setenv("OPAUDIT_CACHE", str(tmp_path / "cache"))
+    from opaudit.fix import run_fix
+
+    model = str(ROOT / "tests/detector_zoo/tiny_detector.py") + ":build_padding_trap"
+    fix = run_fix(model, out=tmp_path / "out", samples=SAMPLES, progress=lambda s: None)
+    assert fix["status"] == "failed"
+    assert fix["parity"]["passed"] is False and fix["reason"].startswith("PARITY FAILED on detections")
+    det = next(o for o in fix["parity"]["outputs"] if o["name"] == "detections")
+    assert not det["passed"] and det["keras"] != det["tflite"]
+    assert [u["code"] for u in fix["unfixed"]] == ["PARITY_FAILED"]
+    assert fix["iterations"][-1]["non_builtin"] == []  # it converted and ran: parity caught it
+    assert json.loads((tmp_path / "out" / "fix.json").read_text())["status"] == "failed"
+    assert not list((tmp_path / "cache").glob("*/fix.json"))  # failures are not cached
