@@ -102,19 +102,19 @@ def inspect(
 
 
 def _write_html(report, path: Path) -> None:
-    from opaudit.io import atomic_write
+    from opaudit.atomic import write_bytes
     from opaudit.render.html import render_inspect_html
 
-    atomic_write(path, render_inspect_html(report, rule_lookup=_rule_lookup()))
+    write_bytes(path, render_inspect_html(report, rule_lookup=_rule_lookup()))
 
 
 def _write_overlay(report, path: Path) -> None:
     import json
 
-    from opaudit.io import atomic_write
+    from opaudit.atomic import write_bytes
     from opaudit.render.model_explorer import model_explorer_overlay
 
-    atomic_write(path, json.dumps(model_explorer_overlay(report), indent=1))
+    write_bytes(path, json.dumps(model_explorer_overlay(report), indent=1))
 
 
 @app.command()

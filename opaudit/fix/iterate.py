@@ -15,7 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from opaudit.fix import atomic, outcomes
+from opaudit import atomic
+from opaudit.fix import outcomes
 from opaudit.fix.runner import run_task
 from opaudit.fix.select import extend_plan
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from opaudit.fix import atomic, cache, outcomes, sources
+from opaudit import atomic
+from opaudit.fix import cache, outcomes, sources
 from opaudit.fix.runner import run_task
 from opaudit.fix.select import extend_plan
 

@@ -101,7 +101,8 @@ def do_convert(task: dict[str, Any]) -> dict[str, Any]:
 
     import tensorflow as tf
 
-    from opaudit.fix import atomic, errors
+    from opaudit import atomic
+    from opaudit.fix import errors
     from opaudit.fix.convert import converter_for
 
     if task.get("sleep"):  # test hook: a converter that hangs

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from opaudit.fix import atomic, outcomes
+from opaudit import atomic
+from opaudit.fix import outcomes
 from opaudit.fix.runner import run_task
 
 SPEC = {"source": "tests/detector_zoo/tiny_detector.py:build", "kind": "pyfunc", "config": None,
