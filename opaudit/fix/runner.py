@@ -34,17 +34,21 @@ def _hwm_mb(pid: int) -> float:
 def _display(label: str, progress: Callable[[str], None] | None):
     """-> (update(stage, elapsed), close()). Rich live line on a terminal, else the callback."""
     last = {"stage": None}
-    if progress is not None:
+
+    def on_change(say: Callable[[str], None]):
         def update(stage: str, elapsed: float) -> None:
             if stage != last["stage"]:
                 last["stage"] = stage
-                progress(f"{label}: {stage} ({elapsed:.0f} s)")
+                say(f"{label}: {stage} ({elapsed:.0f} s)")
         return update, lambda: None
+
+    if progress is not None:
+        return on_change(progress)
     from rich.console import Console
 
     console = Console(stderr=True)
-    if not console.is_terminal:
-        return (lambda stage, elapsed: None), lambda: None
+    if not console.is_terminal:  # logs and CI: one plain line per stage change
+        return on_change(lambda text: print(text, file=sys.stderr, flush=True))
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),

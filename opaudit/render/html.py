@@ -56,6 +56,19 @@ def _assets() -> tuple[str, str, str]:
     return css, js, csp
 
 
+@lru_cache(maxsize=1)
+def renderer_fingerprint() -> str:
+    """sha256 over this module, the templates and the static assets: what shapes a page.
+
+    Written into every page (`<meta name="opaudit-renderer">`) so that a committed example
+    report can be checked for staleness against the current renderer.
+    """
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for f in sorted((HERE / "templates").iterdir()) + sorted((HERE / "static").iterdir()):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def json_for_html(data: Any) -> str:
     """JSON safe inside `<script type="application/json">`: no `<`, `>`, `&`, U+2028/9 left."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -263,6 +276,7 @@ def _page(template: str, heading: str, ctx: dict[str, Any]) -> str:
     css, js, csp = _assets()
     return _env().get_template(template).render(
         title=f"opaudit: {heading}", heading=heading, css=css, js=js, csp=csp,
+        renderer=renderer_fingerprint(),
         data_json=json_for_html(ctx.pop("data", {})), **ctx)
 
 

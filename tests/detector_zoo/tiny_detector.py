@@ -48,10 +48,10 @@ def build():
 def build_padding_trap():
     """The same detector, but the zero-padded proposals reach the per-class NMS as zero-area boxes.
 
-    TensorFlow's NMS keeps every zero-area box (IoU 0); TFLite's NON_MAX_SUPPRESSION_V4 returns
-    repeated indices for them (measured: boxes ``[b, b, 0, b]`` -> TF ``[0, 1, 2, 3]``, TFLite
-    ``[0, 1, 2, 2]``), so the converted model's detections differ. `opaudit fix` must report
-    this as a parity failure, not as fixed.
+    TensorFlow's NMS keeps every zero-area box (IoU 0); TFLite's NON_MAX_SUPPRESSION_V4 alone
+    returns repeated indices for them (measured: boxes ``[b, b, 0, b]`` -> TF ``[0, 1, 2, 3]``,
+    TFLite ``[0, 1, 2, 2]``). The `nms` rule isolates such boxes, so `opaudit fix` must end
+    fixed with matching detections (a regression test of that rule, end to end).
     """
     return _build(skip_padding=False)
 
