@@ -56,6 +56,20 @@ def latency(model: str, config: str, tflite: Path, runs: int) -> dict:
     return {"keras_s": keras_s, "tflite_s": tflite_s, "runs": runs}
 
 
+def peak_gflops() -> tuple[float, str]:
+    """Theoretical float32 peak of this machine: cores x GHz x 32 FLOP/cycle (2 AVX2 FMA units x
+    8 lanes x 2), from /proc/cpuinfo (the nominal clock; turbo is not counted)."""
+    cores = os.cpu_count() or 1
+    mhz = 0.0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                mhz = max(mhz, float(line.split(":")[1]))
+    except OSError:
+        pass
+    return cores * mhz / 1000 * 32, f"{cores} cores x {mhz / 1000:.2f} GHz x 32 FLOP/cycle"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mrcnn")
@@ -81,8 +95,17 @@ def main() -> int:
            "cached_rerun_s": round(cached, 3), "cache_hit": again["cache"]["hit"],
            "size_bytes": fix["iterations"][-1]["size"] if fix["iterations"] else None}
     if fix["status"] == "fixed":
+        from opaudit.flatbuf.model import load
+        from opaudit.flops import count_flops
+
         row.update(latency(args.model, args.config, tmp / "out" / "model.tflite", args.runs))
         row["tflite_over_keras"] = round(row["tflite_s"] / row["keras_s"], 3)
+        flops, _ = count_flops(load(str(tmp / "out" / "model.tflite")))
+        peak, how = peak_gflops()
+        row["model_gflop"] = round(flops / 1e9, 1)
+        row["tflite_gflops_achieved"] = round(flops / 1e9 / row["tflite_s"], 1)
+        row["machine_peak_gflops"] = f"{peak:.0f} ({how})"
+        row["achieved_over_peak"] = round(flops / 1e9 / row["tflite_s"] / peak, 3) if peak else None
     row["cached_over_fresh"] = round(cached / fresh, 5)
     for k, v in row.items():
         print(f"{k:>20}: {v}")
