@@ -9,6 +9,7 @@ did not predict becomes a finding of its own. Pure functions over plain data.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -60,15 +61,20 @@ def delegate_findings(operators: Sequence[Operator], supports: dict[tuple[int, i
     delegated). XNNPACK: such nodes fall back to the CPU kernels, a warning only.
     """
     groups: dict[tuple[str, str, str], list[Operator]] = defaultdict(list)
+    example: dict[tuple[str, str, str], str] = {}
     for op in operators:
         if op.kind != "builtin":
             continue  # already an error everywhere
         s = supports[(op.subgraph, op.index)]
         for target in ("gpu", "xnnpack"):
             if s.get(target, Support("unknown")).status == "no":
-                groups[(target, op.op, s[target].reason)].append(op)
+                # group by the kind of reason ("dynamic shape"), not its per-tensor detail
+                key = (target, op.op, re.split(r"[:;]", s[target].reason, maxsplit=1)[0])
+                groups[key].append(op)
+                example.setdefault(key, s[target].reason)
     out = []
-    for (target, name, reason), ops in sorted(groups.items()):
+    for (target, name, kind), ops in sorted(groups.items()):
+        reason = example[(target, name, kind)] if len(ops) == 1 else f"{kind} (e.g. {example[(target, name, kind)]})"
         layers = sorted({o.layer for o in ops if o.layer})
         code, sev, blocks = (
             (Code.GPU_UNSUPPORTED, "error", ("gpu",)) if target == "gpu"

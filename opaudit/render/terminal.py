@@ -14,6 +14,7 @@ from opaudit.findings import TARGETS, ModelReport
 
 _MARK = {"yes": "[green]✓[/]", "no": "[red]✗[/]", "partial": "[yellow]~[/]", "unknown": "[dim]?[/]"}
 _MAX_NAME = 120
+_MAX_WARNINGS = 12
 # C0/C1 control characters and bidi overrides from the model must never reach the terminal
 # (an ESC or CSI byte in a tensor name could recolour, retitle or clear the user's terminal).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -66,7 +67,11 @@ def render(report: ModelReport, console: Console | None = None) -> None:
             b.add_row(node, _short(f.op, 48), layer, why)
         c.print(b)
     warnings = [f for f in report.findings if f not in blocking and f.severity != "info"]
-    for f in warnings:
+    for f in warnings[:_MAX_WARNINGS]:
         c.print(f"[yellow]warning[/] {f.code}: {_short(f.message, 400)}")
+    if len(warnings) > _MAX_WARNINGS:
+        rest = Counter(f.code for f in warnings[_MAX_WARNINGS:])
+        c.print(f"[yellow]… {len(warnings) - _MAX_WARNINGS} more warnings[/] ("
+                + ", ".join(f"{k} ×{n}" for k, n in rest.most_common()) + "): see --json or --html")
     if not blocking:
         c.print(f"[green]nothing stops this model on {report.target}[/]")
