@@ -41,7 +41,7 @@ def run_one(name: str, runs: int) -> dict:
     model = MaskRCNN(get_config(name, DETECTION_MIN_CONFIDENCE=0.0), seed=0)
     build_s = time.perf_counter() - t0
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3)).astype(np.uint8)
-    inputs, _ = model.model_inputs([image])
+    inputs = model.mold_inputs([image])
     eager = lambda: model.keras_model(inputs, training=False)  # noqa: E731
     predict = lambda: model.keras_model.predict_on_batch(inputs)  # noqa: E731
     eager_first_s = timed(eager)

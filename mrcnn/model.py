@@ -111,9 +111,10 @@ class MaskRCNN:
         weights_io.save_weights(self.keras_model, filepath)
 
     # ------------------------------------------------------------------------------------ inputs
-    def mold_inputs(self, images):
+    def mold_images(self, images):
         """images: list of ``[h, w, 3]`` arrays. Returns ``(molded_images [B, *IMAGE_SHAPE] float32,
-        image_metas [B, IMAGE_META_SIZE] float32, windows [B, (y1, x1, y2, x2)] molded pixels)``."""
+        image_metas [B, IMAGE_META_SIZE] float32, windows [B, (y1, x1, y2, x2)] molded pixels)``
+        (what the reference design's ``mold_inputs`` returned)."""
         cfg = self.config
         molded, metas, windows = [], [], []
         for img in images:
@@ -125,7 +126,8 @@ class MaskRCNN:
                 0, img.shape, m.shape, window, scale, np.zeros([cfg.NUM_CLASSES], dtype=np.int32)))
             molded.append(m)
             windows.append(window)
-        return np.stack(molded), np.stack(metas), np.array(windows, dtype=np.int32)
+        return (np.stack(molded).astype(np.float32), np.stack(metas).astype(np.float32),
+                np.array(windows, dtype=np.int32))
 
     def get_anchors(self, image_shape) -> np.ndarray:
         """Normalized pyramid anchors ``[N, (y1, x1, y2, x2)]`` for a molded ``image_shape``
@@ -141,9 +143,15 @@ class MaskRCNN:
             self._anchor_cache[key] = norm_boxes(pixels, image_shape[:2])
         return self._anchor_cache[key]
 
-    def model_inputs(self, images):
-        """``[molded_images, image_metas, anchors [B, N, 4]]`` ready for ``keras_model``, + windows."""
-        molded, metas, windows = self.mold_inputs(images)
+    def mold_inputs(self, images):
+        """The model's three inputs for ``images`` (list of ``[h, w, 3]`` RGB arrays), ready for
+        ``keras_model``: ``[input_image [B, *IMAGE_SHAPE] float32 (molded, mean-subtracted),
+        input_image_meta [B, IMAGE_META_SIZE] float32, input_anchors [B, N, (y1, x1, y2, x2)]
+        float32 normalized]``."""
+        return self._inputs(images)[0]
+
+    def _inputs(self, images):
+        molded, metas, windows = self.mold_images(images)
         anchors = self.get_anchors(molded[0].shape)
         anchors = np.broadcast_to(anchors, (len(images),) + anchors.shape).astype(np.float32)
         return [molded, metas, anchors], windows
@@ -158,7 +166,7 @@ class MaskRCNN:
         if len(images) != self.config.BATCH_SIZE:
             raise ValueError(f"detect() needs exactly BATCH_SIZE={self.config.BATCH_SIZE} images, "
                              f"got {len(images)}")
-        inputs, windows = self.model_inputs(images)
+        inputs, windows = self._inputs(images)
         # predict_on_batch (as the reference's predict): the first call traces a tf.function
         # (measured 7.6 s small, 86 s COCO on 2 cores), later calls are 2.6x (small) to 3.6x
         # (COCO) faster than eager calls; see bench/mrcnn_keras.py.

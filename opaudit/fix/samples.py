@@ -2,7 +2,7 @@
 
 * ``samples="file.py:function"``: ``function()`` returns ``list[list[np.ndarray]]`` (one input list
   per sample, in the model's input order).
-* mrcnn: `model_inputs` (mold + anchors) on seeded synthetic RGB images (noise plus filled rectangles), so the
+* mrcnn: `mold_inputs` (mold + anchors) on seeded synthetic RGB images (noise plus filled rectangles), so the
   image meta and the anchors (``[1, A, (y1, x1, y2, x2)]`` normalized) are valid.
 * otherwise: seeded random arrays from the signature (floats uniform in [0, 1), ints in [0, 10)).
 """
@@ -40,13 +40,13 @@ def synthetic_images(n: int, height: int, width: int, seed: int = SEED) -> list[
 
 
 def mrcnn_samples(net, config, n: int = N_SAMPLES) -> list[list[np.ndarray]]:
-    """One ``[image, meta, anchors]`` list per synthetic image via ``net.model_inputs([image])``
-    (molding + normalized anchors for the molded shape), or ``mold_inputs`` if it returns all three."""
+    """One ``[image, meta, anchors]`` list per synthetic image via ``net.mold_inputs([image])``
+    (molding + normalized anchors for the molded shape)."""
     shape = getattr(config, "IMAGE_SHAPE", None)
     h, w = (int(shape[0]), int(shape[1])) if shape is not None else (256, 256)
     out = []
     for img in synthetic_images(n, h, w):
-        molded = net.model_inputs([img])[0] if hasattr(net, "model_inputs") else net.mold_inputs([img])
+        molded = net.mold_inputs([img])
         out.append([np.asarray(a, np.float32) for a in molded])
     return out
 
@@ -73,7 +73,7 @@ def build(spec: dict[str, Any], samples_ref: str | None, extra: dict, sig_guess=
         return from_function(samples_ref), f"samples from {samples_ref}"
     if spec["kind"] == "mrcnn":
         return mrcnn_samples(extra["mrcnn"], extra["config"]), \
-            f"{N_SAMPLES} synthetic images (seed {SEED}) through MaskRCNN.model_inputs"
+            f"{N_SAMPLES} synthetic images (seed {SEED}) through MaskRCNN.mold_inputs"
     if sig_guess is None:
         return None, ""
     return random_samples(sig_guess), f"{N_SAMPLES} seeded random inputs (seed {SEED})"

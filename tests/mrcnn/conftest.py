@@ -21,7 +21,7 @@ def sample_image():
 
 @pytest.fixture(scope="session")
 def small_inputs(small_model, sample_image):
-    inputs, windows = small_model.model_inputs([sample_image])
+    inputs = small_model.mold_inputs([sample_image])
     return inputs
 
 

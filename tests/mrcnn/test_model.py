@@ -108,3 +108,15 @@ def test_training_mode_is_explicitly_unimplemented():
         MaskRCNN(get_config("small"), mode="training")
     with pytest.raises(ValueError, match="multiples of 64"):
         MaskRCNN(get_config("small", IMAGE_MAX_DIM=250, IMAGE_MIN_DIM=250))
+
+
+def test_mold_inputs_returns_the_three_model_inputs(small_model, sample_image):
+    cfg = small_model.config
+    image, meta, anchors = small_model.mold_inputs([sample_image])
+    assert image.shape == (1, *map(int, cfg.IMAGE_SHAPE))
+    assert image.dtype == np.float32
+    assert meta.shape == (1, cfg.IMAGE_META_SIZE)
+    assert anchors.shape[0] == 1 and anchors.shape[2] == 4 and anchors.dtype == np.float32
+    assert 0.0 - 1.0 <= anchors.min() and anchors.max() <= 2.0  # normalized coordinates
+    out = small_model.keras_model([image, meta, anchors], training=False)
+    assert len(out) == 7
