@@ -9,6 +9,7 @@ did not predict becomes a finding of its own. Pure functions over plain data.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -139,8 +140,7 @@ def probe_findings(probe: ProbeResult | None, operators: Sequence[Operator], sta
         if hit is not None and (hit.subgraph, hit.index) in flagged:
             i = flagged[(hit.subgraph, hit.index)]
             f = out[i]
-            out[i] = Finding(f.code, f.severity, f.message, f.subgraph, f.index, f.op, f.layer, f.targets,
-                             error=probe.error, detail={**f.detail, "named_by_runtime": stage})
+            out[i] = dataclasses.replace(f, error=probe.error, detail={**f.detail, "named_by_runtime": stage})
         else:
             out.append(Finding(
                 code, "error", f"node {index} ({name}) failed to {stage} in the runtime",

@@ -41,20 +41,6 @@ def parse_input_shapes(values: list[str] | None) -> dict[str, list[int]]:
     return out
 
 
-def _rule_lookup():
-    """Name of the registered rule that fixes an op, for the reports (None: no rule)."""
-    try:
-        import rewrites
-    except ImportError:  # rewrites is part of this distribution; be robust if it is stripped
-        return lambda op: None
-
-    def lookup(op):
-        rules = rewrites.rules_for_tf_op(op.tf_op or op.op)
-        return rules[0].name if rules else None
-
-    return lookup
-
-
 @app.command()
 def inspect(
     models: Annotated[list[Path], typer.Argument(help="One or more .tflite files.", show_default=False)],
@@ -105,7 +91,7 @@ def _write_html(report, path: Path) -> None:
     from opaudit.atomic import write_bytes
     from opaudit.render.html import render_inspect_html
 
-    write_bytes(path, render_inspect_html(report, rule_lookup=_rule_lookup()))
+    write_bytes(path, render_inspect_html(report))  # default lookup: rewrites.rules_for_tf_op
 
 
 def _write_overlay(report, path: Path) -> None:

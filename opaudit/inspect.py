@@ -11,11 +11,9 @@ from collections.abc import Mapping, Sequence
 from opaudit import __version__, mapping, support
 from opaudit.analyze import analyze
 from opaudit.errors import UsageError
-from opaudit.findings import TARGETS, ModelReport, Support
+from opaudit.findings import TARGETS, ModelReport
 from opaudit.flatbuf.model import ParsedModel, load
 from opaudit.probe import prestart, start_probe
-
-_RANK = {"no": 3, "partial": 2, "unknown": 1, "yes": 0}
 
 
 def resolve_input_shapes(parsed: ParsedModel, shapes: Mapping[str, Sequence[int]] | None) -> dict[int, list[int]]:
@@ -49,18 +47,6 @@ def resolve_input_shapes(parsed: ParsedModel, shapes: Mapping[str, Sequence[int]
             raise UsageError(f"--input-shape {name}: rank {len(shape)} given, input has rank {len(t.shape)}")
         out[names[name]] = [int(x) for x in shape]
     return out
-
-
-def support_table(ops, supports) -> dict[str, dict[str, Support]]:
-    """Per op name and target: the worst support over its nodes (with that node's reason)."""
-    table: dict[str, dict[str, Support]] = {}
-    for o in ops:
-        row = table.setdefault(o.op, {})
-        for t in TARGETS:
-            s = supports[(o.subgraph, o.index)].get(t, Support("unknown"))
-            if t not in row or _RANK[s.status] > _RANK[row[t].status]:
-                row[t] = s
-    return dict(sorted(table.items()))
 
 
 def inspect_model(
@@ -134,7 +120,7 @@ def inspect_model(
         signatures=parsed.signatures,
         metadata=parsed.metadata,
         min_runtime_version=parsed.min_runtime_version,
-        support=support_table(ops, supports),
+        support=support.aggregate(ops, [supports[(o.subgraph, o.index)] for o in ops]),
         findings=findings,
         probe=result,
         target=target,

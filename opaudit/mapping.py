@@ -29,11 +29,9 @@ from opaudit.findings import Operator
 _SUFFIX = re.compile(r"_\d+$")
 
 
-def candidate_names(op: Operator, tensor_names: Sequence[str], flex_name: str | None) -> list[str]:
-    """Scoped TF op names that describe `op`, best first."""
+def candidate_names(op: Operator, tensor_names: Sequence[str]) -> list[str]:
+    """Scoped TF op names of `op`'s output tensors (`;`-fused names split), in order."""
     names = []
-    if flex_name:
-        names.append(flex_name)
     for t in op.outputs:
         if 0 <= t < len(tensor_names):
             names.extend(n for n in tensor_names[t].split(";") if n)
@@ -100,7 +98,7 @@ def map_layers(
         if key in debug_names and "/" in debug_names[key]:
             cands[key] = (debug_names[key], "debug_metadata")
             continue
-        names = candidate_names(op, tensor_names.get(op.subgraph, ()), None)
+        names = candidate_names(op, tensor_names.get(op.subgraph, ()))
         if names:
             cands[key] = (names[0], "tensor_name")
     keras3 = detect_keras3([n for n, _ in cands.values()])

@@ -237,21 +237,30 @@ def support_for(op: Operator, tensors: Sequence[TensorInfo]) -> dict[str, Suppor
 def support_table(operators: Sequence[Operator], tensors: Sequence[TensorInfo]) -> dict[str, dict[str, Support]]:
     """Per op name, per target: the worst status over its nodes, with that node's reason."""
     tmap = _tensor_map(tensors)
+    return aggregate(operators, [support_for(op, tmap) for op in operators])
+
+
+def aggregate(
+    operators: Sequence[Operator], supports: Sequence[Mapping[str, Support]]
+) -> dict[str, dict[str, Support]]:
+    """Fold per-node support (`supports[i]` is target -> Support of `operators[i]`) into a
+    per-op table: the worst status over the op's nodes, its reason prefixed "k of n nodes:"
+    when they differ."""
     worst: dict[str, dict[str, Support]] = {}
     counts: dict[tuple[str, str], list[int]] = {}
-    for op in operators:
-        per = support_for(op, tmap)
+    for op, per in zip(operators, supports, strict=True):
         slot = worst.setdefault(op.op, {})
         for t in TARGETS:
+            s = per.get(t, Support("unknown"))
             c = counts.setdefault((op.op, t), [0, 0])
             c[1] += 1
-            if per[t].status != "yes":
+            if s.status != "yes":
                 c[0] += 1
-            if t not in slot or ORDER[per[t].status] < ORDER[slot[t].status]:
-                slot[t] = per[t]
+            if t not in slot or ORDER[s.status] < ORDER[slot[t].status]:
+                slot[t] = s
     for name, slot in worst.items():
         for t, s in slot.items():
             bad, total = counts[(name, t)]
             if total > 1 and 0 < bad < total:
                 slot[t] = Support(s.status, f"{bad} of {total} nodes: {s.reason}")
-    return worst
+    return dict(sorted(worst.items()))

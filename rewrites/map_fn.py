@@ -84,8 +84,6 @@ def map_fn(original, fn, elems, dtype=None, parallel_iterations=None, back_prop=
     (e.g. padded to a fixed size and `set_shape`); a dtype given by the caller must agree. When the
     shape is still dynamic, or outputs are ragged/sparse, the original call is kept, with a warning.
     """
-    import tensorflow as tf
-
     given = fn_output_signature if fn_output_signature is not None else dtype
     kwargs = dict(parallel_iterations=parallel_iterations, back_prop=back_prop,
                   swap_memory=swap_memory, infer_shape=infer_shape, name=name)

@@ -175,7 +175,7 @@ class _Walker:
             here = f"{where}.{field}"
             if k.kind == "scalar":
                 if off + k.size > tbl_size or fpos + k.size > self.size:
-                    raise self._fail(f"scalar outside its table", here)
+                    raise self._fail("scalar outside its table", here)
                 continue
             if off + 4 > tbl_size:
                 raise self._fail("reference outside its table", here)

@@ -97,8 +97,8 @@ def start_probe(
 
     Args:
       path: the .tflite file.
-      shapes: input name or tensor index (as a string) -> shape for dynamic inputs; other
-        dynamic dims are 1. Names are matched by the worker like `--input-shape` names.
+      shapes: input tensor index (as a string, JSON-style) -> shape for dynamic inputs; other
+        dynamic dims are 1.
       timeout: seconds before the child (and its process group) is killed.
       seed: seed of the generated inputs.
       worker: the child command (JSON request on stdin, JSON reply as its last stdout line).

@@ -1,8 +1,8 @@
 """Child side of the interpreter probe: `python -m opaudit.probe.worker` (JSON on stdin/stdout).
 
 Runs in its own process so that a runtime that segfaults, aborts or hangs cannot take the tool
-down. Request: `{"path": str, "shapes": {name_or_index: [dims]}, "seed": int}` where a name is
-an input tensor name, that name without `serving_default_`/`:0`, or a tensor index as a string. Reply (one JSON
+down. Request: `{"path": str, "shapes": {tensor_index: [dims]}, "seed": int}` (JSON keys are
+strings; names are resolved to indices by the parent, `inspect.resolve_input_shapes`). Reply (one JSON
 line on stdout): `{"status", "stage", "error", "inputs", "outputs", "seconds", "runtime"}`.
 
 Inputs are seeded: floats uniform in [0, 1), integers uniform in [0, 4), booleans fair coins;
@@ -16,12 +16,6 @@ import sys
 import time
 
 
-def _names(d: dict) -> list[str]:
-    full = d["name"]
-    base = full.split(":")[0]
-    return [str(d["index"]), full, base, base.removeprefix("serving_default_")]
-
-
 def _inputs(interp, shapes: dict[str, list[int]], seed: int):
     import numpy as np
 
@@ -29,7 +23,7 @@ def _inputs(interp, shapes: dict[str, list[int]], seed: int):
     details = interp.get_input_details()
     for d in details:
         sig = list(d.get("shape_signature", d["shape"]))
-        want = next((shapes[n] for n in _names(d) if n in shapes), None)
+        want = shapes.get(str(d["index"]))
         if want is None and any(x < 0 for x in sig):
             want = [x if x >= 0 else 1 for x in sig]
         if want is not None and list(want) != list(d["shape"]):

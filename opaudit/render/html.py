@@ -125,11 +125,7 @@ def rewrites_rule_lookup(op: Operator) -> str | None:
     except ImportError:
         return None
     rules = rules_for_tf_op(op.tf_op or op.op)
-    if not rules:
-        return None
-    if isinstance(rules, str):
-        return rules
-    return ", ".join(str(getattr(r, "name", r)) for r in rules)
+    return ", ".join(r.name for r in rules) or None
 
 
 def _shape(t) -> str:

@@ -69,7 +69,7 @@ def test_large_model_buffer_offsets(models, tmp_path):
 
     data = models["clean"].read_bytes()
     m = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    tail, blobs = [], []
+    blobs = []
     for b in m.buffers:
         if b.data is not None and len(b.data):
             blobs.append(bytes(bytearray(b.data)))
