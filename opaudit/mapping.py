@@ -25,9 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from opaudit.findings import Operator
-
-_SUFFIX = re.compile(r"_\d+$")
-
+from opaudit.names import has_scope_suffix, strip_scope_suffix
 
 def candidate_names(op: Operator, tensor_names: Sequence[str]) -> list[str]:
     """Scoped TF op names of `op`'s output tensors (`;`-fused names split), in order."""
@@ -49,7 +47,7 @@ def detect_keras3(names: Sequence[str]) -> bool:
     firsts = {parts[0] for n in names if len(parts := _split(n)) >= 3}
     if not tops:
         return False
-    return all(_SUFFIX.search(s) for s in tops | firsts)
+    return all(has_scope_suffix(s) for s in tops | firsts)
 
 
 # Scopes that TensorFlow itself opens inside a function (control flow, tensor arrays): never layers.
@@ -67,7 +65,7 @@ def layer_of(name: str, keras3: bool) -> str | None:
     if len(parts) < 3 or _TF_SCOPES.match(parts[0]) or _TF_SCOPES.match(parts[1]):
         return None
     seg = parts[1]
-    return _SUFFIX.sub("", seg) if keras3 else seg
+    return strip_scope_suffix(seg) if keras3 else seg
 
 
 def map_layers(

@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from opaudit.findings import TARGETS, Kind, Operator, Support, TensorInfo
+from opaudit.findings import TARGETS, Operator, Support, TensorInfo
+from opaudit.names import tf_op_type
 
 DATA_FILE = "op_support.json"
 ORDER = {"no": 0, "unknown": 1, "partial": 2, "yes": 3}  # lower = worse
@@ -59,13 +60,6 @@ def stock_custom_ops() -> frozenset[str]:
     return frozenset(k for k, v in load_support_data()["custom"].items() if v["cpu"]["kernel"])
 
 
-def classify(op_name: str) -> Kind:
-    """`flex` for `Flex*` custom codes, `builtin` for BuiltinOperator names, else `custom`."""
-    if op_name.startswith("Flex"):
-        return "flex"
-    return "builtin" if op_name in load_support_data()["builtins"] and op_name != "CUSTOM" else "custom"
-
-
 # ----------------------------------------------------------------------------- helpers
 def _ins(op: Operator, tmap: Mapping[tuple[int, int], TensorInfo]) -> list[TensorInfo | None]:
     return [tmap.get((op.subgraph, i)) if i >= 0 else None for i in op.inputs]
@@ -90,7 +84,7 @@ def _quantized(t: TensorInfo) -> bool:
 
 
 def _flex_reason(op: Operator) -> str:
-    tf_op = op.tf_op or op.op.removeprefix("Flex")
+    tf_op = op.tf_op or tf_op_type(op.op)
     listed = "in" if tf_op in flex_allowlist() else "not even in"
     return (f"Select TF op {tf_op}: needs the Flex delegate, which no pip runtime links "
             f"({tf_op} is {listed} the Flex allowlist)")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import importlib
-import re
 import threading
 from contextlib import ExitStack, contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from opaudit.names import strip_path_suffixes, strip_scope_suffix
 from rewrites.registry import Rule, get_rule
 
 _local = threading.local()
@@ -158,8 +158,7 @@ def find_layer(model: Any, key: str) -> Any:
     k = key.strip("/")
     found = _lookup(index, model.name, k, key)
     if found is None:
-        plain = "/".join(re.sub(r"_\d+$", "", part) for part in k.split("/"))
-        found = _lookup(index, re.sub(r"_\d+$", "", model.name), plain, key)
+        found = _lookup(index, strip_scope_suffix(model.name), strip_path_suffixes(k), key)
     if found is None:
         sample = ", ".join(sorted(index)[:20]) + (" ..." if len(index) > 20 else "")
         raise ValueError(f"no layer {key!r} in model {model.name!r} (layers: {sample})")

@@ -31,6 +31,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from opaudit.names import tf_op_type
+
 ENTRY_POINT_GROUP = "opaudit.rules"
 
 
@@ -112,7 +114,7 @@ def rule(
             raise ValueError(f"rule {rule_name!r}: document why the rewrite is correct (doc=)")
         new = Rule(
             name=rule_name,
-            tf_ops=tuple(_normalize_op(o) for o in tf_ops),
+            tf_ops=tuple(tf_op_type(o) for o in tf_ops),
             codes=tuple(codes),
             emits=tuple(emits),
             doc=text,
@@ -148,16 +150,6 @@ def _source_file(fn: Callable[..., Any] | None) -> str | None:
         return None
 
 
-def _normalize_op(tf_op: str) -> str:
-    """`tf.CropAndResize` / `FlexCropAndResize` / `CropAndResize` -> `CropAndResize`."""
-    op = tf_op.strip()
-    if op.startswith("tf."):
-        op = op[3:]
-    if re.match(r"^Flex[A-Z]", op):
-        op = op[4:]
-    return op
-
-
 def all_rules() -> list[Rule]:
     """Every registered rule, sorted by name."""
     with _LOCK:
@@ -176,7 +168,7 @@ def get_rule(name: str) -> Rule:
 
 def rules_for_tf_op(tf_op: str) -> list[Rule]:
     """Rules replacing the TF op type `tf_op` (`CropAndResize`, `FlexCropAndResize`, `tf.CropAndResize`)."""
-    op = _normalize_op(tf_op)
+    op = tf_op_type(tf_op)
     return [r for r in all_rules() if op in r.tf_ops]
 
 

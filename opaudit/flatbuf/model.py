@@ -24,6 +24,7 @@ from opaudit.errors import ModelFormatError
 from opaudit.findings import Operator, SubgraphInfo, TensorInfo
 from opaudit.flatbuf import flex
 from opaudit.flatbuf.verify import verify
+from opaudit.names import custom_code_kind, tf_op_type
 
 BUILTIN_NAMES: dict[int, str] = {
     v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
@@ -31,8 +32,6 @@ BUILTIN_NAMES: dict[int, str] = {
 TENSOR_TYPES: dict[int, str] = {
     v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_") and isinstance(v, int)
 }
-# Custom codes of Select-TF ops start with this prefix (the rest is the TF op type).
-FLEX_PREFIX = "Flex"
 # Names are untrusted: decode leniently, never fail on bad UTF-8.
 _MAX_NAME = 1 << 20
 
@@ -151,7 +150,7 @@ def _read(mm, size: int, root: int, path: str) -> ParsedModel:
             tf_op, node_name = None, None
             if kind == "flex":
                 fn = flex.parse(_custom_options(o, mm, size))
-                tf_op = fn.op if fn and fn.op else name[len(FLEX_PREFIX) :]
+                tf_op = fn.op if fn and fn.op else tf_op_type(name)
                 if fn:
                     flex_nodes[(s, i)] = fn
                     node_name = fn.name or None
@@ -211,8 +210,7 @@ def _opcodes(m) -> list[tuple[str, str, int]]:
             custom = _text(c.CustomCode())
             if not custom:
                 raise ModelFormatError(f"damaged flatbuffer: custom operator code {i} has no name")
-            kind = "flex" if custom.startswith(FLEX_PREFIX) and len(custom) > len(FLEX_PREFIX) else "custom"
-            out.append((custom, kind, c.Version()))
+            out.append((custom, custom_code_kind(custom), c.Version()))
         else:
             out.append((BUILTIN_NAMES.get(code, f"BUILTIN_{code}"), "builtin", c.Version()))
     return out

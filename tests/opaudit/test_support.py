@@ -75,13 +75,6 @@ def test_flex_allowlist_and_stock_customs():
     assert "NonMaxSuppressionV3" not in support.stock_custom_ops()
 
 
-def test_classify():
-    assert support.classify("CONV_2D") == "builtin"
-    assert support.classify("FlexCropAndResize") == "flex"
-    assert support.classify("NonMaxSuppressionV3") == "custom"
-    assert support.classify("CUSTOM") == "custom"
-
-
 # ----------------------------------------------------------------------------- known facts
 def test_conv2d_float_runs_everywhere():
     op, tensors = conv_graph()
