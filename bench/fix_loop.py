@@ -37,13 +37,13 @@ def latency(model: str, config: str, tflite: Path, runs: int) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from ai_edge_litert.interpreter import Interpreter
 
-    from opaudit.fix import samples, sources
+    from opaudit import model_kinds, modelspec, samples
 
-    spec = sources.describe(model, config if model == "mrcnn" else None)
-    keras_model, extra = sources.load(spec)
-    data = samples.build(spec, None, extra)[0]
-    if data is None:
-        data = samples.random_samples(sources.signature(keras_model, extra, None))
+    spec = modelspec.describe(model, config if model == "mrcnn" else None)
+    loaded = model_kinds.load(spec)
+    keras_model = loaded.keras
+    made = model_kinds.get_kind(spec.kind).samples(loaded, 1)
+    data = made[0] if made else samples.random_samples(modelspec.signature(keras_model, None, None), n=1)
     inputs = data[0]
     interp = Interpreter(model_path=str(tflite))
     key, entry = next(iter(interp.get_signature_list().items()))
@@ -87,14 +87,14 @@ def main() -> int:
     t = time.monotonic()
     again = run_fix(args.model, out=tmp / "out2", config=args.config)
     cached = time.monotonic() - t
-    convs = [it["conversion"] for it in fix["iterations"]]
-    row = {"model": args.model, "config": args.config, "status": fix["status"], "reason": fix["reason"],
-           "iterations": len(fix["iterations"]), "fix_wall_s": round(fresh, 1),
-           "conversion_s": [c.get("seconds") for c in convs],
-           "peak_rss_mb": max((c.get("peak_rss_mb") or 0) for c in convs) if convs else None,
-           "cached_rerun_s": round(cached, 3), "cache_hit": again["cache"]["hit"],
-           "size_bytes": fix["iterations"][-1]["size"] if fix["iterations"] else None}
-    if fix["status"] == "fixed":
+    convs = [it.conversion for it in fix.iterations if it.conversion]
+    row = {"model": args.model, "config": args.config, "status": fix.status, "reason": fix.reason,
+           "iterations": len(fix.iterations), "fix_wall_s": round(fresh, 1),
+           "conversion_s": [c.seconds for c in convs],
+           "peak_rss_mb": max((c.peak_rss_mb or 0) for c in convs) if convs else None,
+           "cached_rerun_s": round(cached, 3), "cache_hit": again.cache["hit"],
+           "size_bytes": fix.iterations[-1].size if fix.iterations else None}
+    if fix.fixed:
         from opaudit.flatbuf.model import load
         from opaudit.flops import count_flops
 
@@ -111,7 +111,7 @@ def main() -> int:
         print(f"{k:>20}: {v}")
     if args.json:
         Path(args.json).write_text(json.dumps(row, indent=2))
-    return 0 if fix["status"] == "fixed" else 1
+    return 0 if fix.fixed else 1
 
 
 if __name__ == "__main__":

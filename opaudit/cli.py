@@ -137,13 +137,13 @@ def fix(
 ) -> None:
     """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras."""
     from opaudit.fix import run_fix
-    from opaudit.fix.render import print_summary
+    from opaudit.render.fix_terminal import print_summary
 
     result = run_fix(model, out=out, config=config, weights=str(weights) if weights else None,
                      samples=samples, max_iterations=max_iterations, timeout=timeout,
                      rules=[str(r) for r in rules or []], use_cache=cache)
     print_summary(result)
-    raise typer.Exit(EXIT_OK if result.get("status") == "fixed" else EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 
 
 def main() -> None:

@@ -13,18 +13,40 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import warnings
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from opaudit.names import strip_path_suffixes, strip_scope_suffix
-from rewrites.registry import Rule, get_rule
+from rewrites.registry import Rule, RuleNotApplied, get_rule
 
 _local = threading.local()
 _install_lock = threading.Lock()
 _installed: dict[str, list[Any]] = {}  # path -> [owner, attr, original, dispatcher, refcount]
 
 
-def _frames() -> list[dict[str, Rule]]:
+@dataclass
+class _Frame:
+    """The rules active while one planned layer's `call` runs, and where their declines go."""
+
+    rules: dict[str, Rule]  # patched function path -> rule
+    declined: dict[str, list[str]]  # rule name -> reasons (the list inside that rule's record)
+
+
+def _run_rule(r: Rule, declined: dict[str, list[str]], fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call a rule; every `RuleNotApplied` it warns is recorded under its name and re-warned."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuleNotApplied)
+        out = fn(*args, **kwargs)
+    for w in caught:
+        if issubclass(w.category, RuleNotApplied):
+            declined.setdefault(r.name, []).append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
+
+
+def _frames() -> list[_Frame]:
     if not hasattr(_local, "frames"):
         _local.frames = []
     return _local.frames
@@ -57,9 +79,9 @@ def _make_dispatcher(path: str, original: Callable[..., Any]) -> Callable[..., A
     @functools.wraps(original)
     def dispatcher(*args: Any, **kwargs: Any) -> Any:
         for frame in reversed(_frames()):
-            chosen = frame.get(path)
+            chosen = frame.rules.get(path)
             if chosen is not None:
-                return chosen.fn(original, *args, **kwargs)
+                return _run_rule(chosen, frame.declined, chosen.fn, original, *args, **kwargs)
         return original(*args, **kwargs)
 
     dispatcher.__opaudit_patch__ = path  # type: ignore[attr-defined]
@@ -89,14 +111,16 @@ def _patched(path: str) -> Iterator[None]:
 
 
 @contextmanager
-def _wrapped_call(layer: Any, api_rules: list[Rule], layer_rules: list[Rule]) -> Iterator[None]:
-    """Replace `layer.call` by a wrapper that activates `api_rules` and chains `layer_rules`."""
+def _wrapped_call(layer: Any, api_rules: list[Rule], layer_rules: list[Rule],
+                  declined: dict[str, list[str]]) -> Iterator[None]:
+    """Replace `layer.call` by a wrapper that activates `api_rules` and chains `layer_rules`;
+    the reasons a rule declines on this layer are appended to ``declined[rule_name]``."""
     had_own = "call" in layer.__dict__
     previous = layer.__dict__.get("call")
     call = layer.call
     for r in layer_rules:
-        call = _bind_layer_rule(r, layer, call)
-    frame = {p: r for r in api_rules for p in r.patches}
+        call = _bind_layer_rule(r, layer, call, declined)
+    frame = _Frame({p: r for r in api_rules for p in r.patches}, declined)
 
     @functools.wraps(layer.call)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -117,9 +141,10 @@ def _wrapped_call(layer: Any, api_rules: list[Rule], layer_rules: list[Rule]) ->
             object.__delattr__(layer, "call")
 
 
-def _bind_layer_rule(r: Rule, layer: Any, call: Callable[..., Any]) -> Callable[..., Any]:
+def _bind_layer_rule(r: Rule, layer: Any, call: Callable[..., Any],
+                     declined: dict[str, list[str]]) -> Callable[..., Any]:
     def bound(*args: Any, **kwargs: Any) -> Any:
-        return r.fn(layer, call, *args, **kwargs)
+        return _run_rule(r, declined, r.fn, layer, call, *args, **kwargs)
 
     return bound
 
@@ -188,7 +213,9 @@ def applied(model: Any, plan: Mapping[str, Sequence[str]]) -> Iterator[list[dict
         plan: `{layer_path_or_unique_name: [rule_name, ...]}`.
 
     Yields:
-        One record per (layer, rule): `{"rule", "layer", "layer_type"}`.
+        One record per (layer, rule): `{"rule", "layer", "layer_type", "declined"}`; ``declined``
+        fills, while the block runs, with the messages of the `RuleNotApplied` warnings the rule
+        gave on that layer (it kept the original op there).
 
     Raises:
         ValueError: unknown or ambiguous layer, unknown rule, a layer rule planned on a layer of
@@ -200,20 +227,20 @@ def applied(model: Any, plan: Mapping[str, Sequence[str]]) -> Iterator[list[dict
     """
     targets, records = _resolve_plan(model, plan)
     with ExitStack() as stack:
-        for path in sorted({p for _, api, _ in targets for r in api for p in r.patches}):
+        for path in sorted({p for _, api, _, _ in targets for r in api for p in r.patches}):
             stack.enter_context(_patched(path))
-        for layer, api_rules, layer_rules in targets:
-            stack.enter_context(_wrapped_call(layer, api_rules, layer_rules))
+        for layer, api_rules, layer_rules, declined in targets:
+            stack.enter_context(_wrapped_call(layer, api_rules, layer_rules, declined))
         yield records
 
 
 def _resolve_plan(model: Any, plan: Mapping[str, Sequence[str]]):
-    """Check the plan; return ([(layer, api_rules, layer_rules)], records)."""
-    targets: dict[int, tuple[Any, list[Rule], list[Rule]]] = {}
-    records: list[dict[str, str]] = []
+    """Check the plan; return ([(layer, api_rules, layer_rules, declined)], records)."""
+    targets: dict[int, tuple[Any, list[Rule], list[Rule], dict[str, list[str]]]] = {}
+    records: list[dict[str, Any]] = []
     for key, names in plan.items():
         layer = find_layer(model, key)
-        _, api_rules, layer_rules = targets.setdefault(id(layer), (layer, [], []))
+        _, api_rules, layer_rules, declined = targets.setdefault(id(layer), (layer, [], [], {}))
         for n in [names] if isinstance(names, str) else names:
             r = get_rule(n)
             if r.kind == "layer":
@@ -229,5 +256,6 @@ def _resolve_plan(model: Any, plan: Mapping[str, Sequence[str]]):
                     raise ValueError(f"rules {clash[0]!r} and {r.name!r} both replace "
                                      f"{sorted(set(r.patches))} on layer {key!r}: pick one")
                 api_rules.append(r)
-            records.append({"rule": r.name, "layer": key, "layer_type": type(layer).__name__})
+            records.append({"rule": r.name, "layer": key, "layer_type": type(layer).__name__,
+                            "declined": declined.setdefault(r.name, [])})
     return list(targets.values()), records

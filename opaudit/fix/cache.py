@@ -3,7 +3,7 @@
 key = sha256 over: the model's identity (kind, config, overrides, function name and the bytes of
 its files -- for mrcnn the whole ``mrcnn`` package source plus the weights file), the samples
 file, the rules' source code (the ``rewrites`` package and every ``--rules`` file), the source
-of ``opaudit.fix`` itself, the tensorflow/keras/ai-edge-litert/opaudit/Python versions and the
+of ``opaudit.fix`` itself (and the model spec, model kinds and samples modules), the tensorflow/keras/ai-edge-litert/opaudit/Python versions and the
 options. Computing it reads files only: no TensorFlow import, so a hit takes well under a second.
 Only ``fixed`` results are stored (a failure may be transient: a timeout, an OOM kill).
 """
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from opaudit.fix.sources import identity_files, package_files
+from opaudit.modelspec import ModelSpec, identity_files, package_files
 
 DISTS = ("tensorflow", "keras", "ai-edge-litert", "opaudit")
 
@@ -48,9 +48,9 @@ def _hash_files(h, files: Iterable[Path]) -> None:
         h.update(b"\0")
 
 
-def key(spec: dict[str, Any], *, samples: str | None, rules: Iterable[str], options: dict[str, Any]) -> str:
+def key(spec: ModelSpec, *, samples: str | None, rules: Iterable[str], options: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    ident = {k: spec.get(k) for k in ("kind", "config", "overrides", "function")}
+    ident = {k: getattr(spec, k) for k in ("kind", "config", "overrides", "function")}
     h.update(json.dumps({"spec": ident, "versions": versions(), "options": options,
                          "samples": samples and samples.rsplit(":", 1)[-1], "rules": sorted(rules)},
                         sort_keys=True, default=str).encode())
@@ -59,7 +59,8 @@ def key(spec: dict[str, Any], *, samples: str | None, rules: Iterable[str], opti
         _hash_files(h, [Path(samples.rsplit(":", 1)[0])])
     _hash_files(h, package_files("rewrites"))
     _hash_files(h, [Path(r) for r in sorted(rules) if os.path.isfile(r)])
-    _hash_files(h, sorted(Path(__file__).parent.glob("*.py")))
+    here = Path(__file__).parent
+    _hash_files(h, sorted(here.glob("*.py")) + [here.parent / f for f in ("modelspec.py", "model_kinds.py", "samples.py")])
     return h.hexdigest()
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opaudit.fix.layers import resolve_layer
+from opaudit.fix.layer_paths import resolve_layer
 
 BLOCKERS = {
     "CropAndResize": ("CONVERTER_ERROR", "needs Flex op CropAndResize (builtins only fail)"),
@@ -120,7 +120,7 @@ def run(model, sig: list[dict[str, Any]], paths: dict[str, Any], rw) -> dict[str
     and scan it. ``paths``: layer path -> layer; ``rw`` is the rewrites module or None."""
     import tensorflow as tf
 
-    from opaudit.fix.convert import call_specs, inference_fn
+    from opaudit.fix.converter import call_specs, inference_fn
 
     fn = tf.function(inference_fn(model))
     graph_def = fn.get_concrete_function(*call_specs(sig)).graph.as_graph_def()

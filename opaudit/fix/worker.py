@@ -1,14 +1,14 @@
 """The TensorFlow side of `opaudit fix`, run as ``python -m opaudit.fix.worker TASK.json``.
 
 Each task runs in a fresh process (conversions can hang, crash or take gigabytes); the parent
-(`runner.py`) supervises it. The task JSON names ``task`` (prepare | convert | parity), the model
-``spec`` (see `sources.describe`), ``workdir``, ``stage_file`` and ``result``; the worker writes
-its stage to ``stage_file`` as it goes and its result JSON to ``result``.
+(`supervisor.py`) runs it with a timeout. The task JSON names ``task`` (prepare | convert |
+parity), the model ``spec`` (`ModelSpec.to_dict()`), ``workdir``, ``stage_file`` and ``result``;
+the worker writes its stage to ``stage_file`` as it goes and its result JSON to ``result``.
 
 * prepare: build the model, save its weights (so every later process uses the same ones),
-  pick samples and the pinned input signature, pre-audit the graph.
+  make and validate samples, pin the input signature, pre-audit the graph.
 * convert: rebuild, apply ``plan`` with `rewrites.applied`, convert builtins-only, write ``out``
-  atomically, or return the converter's structured errors mapped to layers.
+  atomically; or return the converter's structured errors mapped to layers.
 * parity: run Keras and the .tflite on the saved samples and compare (`parity.py`).
 """
 
@@ -30,6 +30,7 @@ _STAGE: Path | None = None
 
 
 def stage(text: str) -> None:
+    """Tell the parent what this process is doing (shown live; named on a timeout or crash)."""
     if _STAGE is not None:
         _STAGE.write_text(text)
 
@@ -39,57 +40,67 @@ def peak_rss_mb() -> float:
 
 
 def _load(task: dict[str, Any]):
-    from opaudit.fix import sources
+    """Build the task's model (`LoadedModel`); after prepare, with the weights prepare saved."""
+    from opaudit import model_kinds
+    from opaudit.modelspec import ModelSpec
 
     stage("importing tensorflow")
     import tensorflow  # noqa: F401
 
-    stage(f"building model {task['spec']['source']}")
-    model, extra = sources.load(task["spec"])
+    spec = ModelSpec.from_dict(task["spec"])
+    stage(f"building model {spec.source}")
+    loaded = model_kinds.load(spec)
     weights = Path(task["workdir"]) / "model.weights.h5"
-    if model is not None and task["task"] != "prepare" and weights.exists():
-        model.load_weights(str(weights))
-    return model, extra
+    if loaded.keras is not None and task["task"] != "prepare" and weights.exists():
+        loaded.keras.load_weights(str(weights))
+    return spec, loaded
 
 
 def _rewrites(task):
-    try:
-        import rewrites
-    except ImportError:
-        return None
+    import rewrites
+
     if task.get("rules"):
         rewrites.load_rules(task["rules"])
     return rewrites
 
 
-def do_prepare(task: dict[str, Any]) -> dict[str, Any]:
-    from opaudit.fix import preaudit, samples, sources
+def _samples(task, spec, loaded) -> tuple[list[list[np.ndarray]] | None, str]:
+    from opaudit import model_kinds, samples
 
-    model, extra = _load(task)
+    n_inputs = len(loaded.keras.inputs) if loaded.keras is not None else None
+    if task.get("samples"):
+        return samples.from_function(task["samples"], n_inputs or 1), f"samples from {task['samples']}"
+    made = model_kinds.get_kind(spec.kind).samples(loaded, samples.N_SAMPLES)
+    return made if made else (None, "")
+
+
+def do_prepare(task: dict[str, Any]) -> dict[str, Any]:
+    from opaudit import modelspec, samples
+    from opaudit.fix import preaudit
+
+    spec, loaded = _load(task)
     work = Path(task["workdir"])
-    if model is not None:
-        model.save_weights(str(work / "model.weights.h5"))
+    if loaded.keras is not None:
+        loaded.keras.save_weights(str(work / "model.weights.h5"))
     stage("making samples")
-    data, note = samples.build(task["spec"], task.get("samples"), extra)
-    sig = sources.signature(model, extra, data)
+    data, note = _samples(task, spec, loaded)
+    sig = modelspec.signature(loaded.keras, loaded.saved_model, data)
     if data is None:
         data, note = samples.random_samples(sig), f"{samples.N_SAMPLES} seeded random inputs (seed {samples.SEED})"
-    np.savez(work / "samples.npz", **{f"s{i}_{j}": a for i, s in enumerate(data) for j, a in enumerate(s)})
+    samples.save(work / "samples.npz", samples.validate(data, sig))
     result: dict[str, Any] = {"signature": sig, "samples": len(data), "samples_note": note,
                               "layers": [], "pre_audit": {"findings": [], "layer_rules": {}}}
-    if model is None:
+    if loaded.keras is None:
         result["pre_audit"]["note"] = "SavedModel: no Keras layers, layer rules cannot apply"
         return result
     rw = _rewrites(task)
-    from rewrites import layer_index
-
-    paths = layer_index(model)
+    paths = rw.layer_index(loaded.keras)
     result["layers"] = sorted(paths)
-    result["outputs"] = sources.output_names(model)
+    result["outputs"] = modelspec.output_names(loaded.keras)
     stage("tracing the TF graph (pre-audit)")
     t = time.time()
     try:
-        result["pre_audit"] = preaudit.run(model, sig, paths, rw)
+        result["pre_audit"] = preaudit.run(loaded.keras, sig, paths, rw)
     except Exception as exc:  # noqa: BLE001 - the loop still finds blockers by converting
         result["pre_audit"]["note"] = f"pre-audit could not trace the model: {type(exc).__name__}: {exc}"
     result["pre_audit"]["seconds"] = round(time.time() - t, 2)
@@ -97,51 +108,48 @@ def do_prepare(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def do_convert(task: dict[str, Any]) -> dict[str, Any]:
-    import contextlib
-
-    import tensorflow as tf
-
     from opaudit import atomic
-    from opaudit.fix import errors
-    from opaudit.fix.convert import converter_for
+    from opaudit.fix import converter_errors
 
-    if task.get("sleep"):  # test hook: a converter that hangs
-        stage("converting (sleeping)")
-        time.sleep(float(task["sleep"]))
-    if task.get("abort"):  # test hook: a converter that crashes the process
-        stage("converting (aborting)")
-        os.abort()
-    model, extra = _load(task)
+    spec, loaded = _load(task)
     plan = task.get("plan") or {}
-    record: Any = []
+    if loaded.keras is None and plan:
+        return {"status": "error", "seconds": 0.0, "errors": [{
+            "code": "NO_KERAS_LAYERS", "op": None, "tf_op": None, "location": None, "calls": [],
+            "layer": None, "message": "SavedModel input: rules need Keras layers"}]}
+    rw = _rewrites(task) if loaded.keras is not None else None
+    paths = set(rw.layer_index(loaded.keras)) if rw else set()
+    records: list[dict[str, Any]] = []
     t = time.time()
-    if model is None:
-        if plan:
-            return {"status": "error", "seconds": 0.0, "errors": [{
-                "code": "NO_KERAS_LAYERS", "op": None, "tf_op": None, "location": None, "calls": [],
-                "layer": None, "message": "SavedModel input: rules need Keras layers"}]}
-        converter = tf.lite.TFLiteConverter.from_saved_model(task["spec"]["path"])
-        ctx = contextlib.nullcontext([])
-        paths: set[str] = set()
-    else:
-        rw = _rewrites(task)
-        ctx = rw.applied(model, plan) if (plan and rw) else contextlib.nullcontext([])
-        paths = set(rw.layer_index(model)) if rw else set()
     try:
-        with ctx as record:
-            if model is not None:
-                stage(f"converting with plan {sorted(plan)}" if plan else "converting")
-                converter = converter_for(model, task["signature"])
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-            data = converter.convert()
+        data = _convert(task, spec, loaded, plan, rw, records)
     except Exception as exc:  # noqa: BLE001 - every converter failure becomes structured data
         return {"status": "error", "seconds": round(time.time() - t, 2),
-                "errors": errors.parse_errors(exc, paths), "record": _jsonable(record),
+                "errors": converter_errors.parse_errors(exc, paths), "record": _jsonable(records),
                 "peak_rss_mb": round(peak_rss_mb())}
     stage("writing .tflite")
     atomic.write_bytes(task["out"], data)
     return {"status": "ok", "seconds": round(time.time() - t, 2), "size": len(data), "errors": [],
-            "record": _jsonable(record), "peak_rss_mb": round(peak_rss_mb())}
+            "record": _jsonable(records), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def _convert(task, spec, loaded, plan, rw, records: list) -> bytes:
+    """Convert builtins-only, with ``plan`` applied; ``records`` receives the rule records."""
+    import contextlib
+
+    import tensorflow as tf
+
+    from opaudit.fix.converter import pinned_converter
+
+    stage(f"converting with plan {sorted(plan)}" if plan else "converting")
+    if loaded.keras is None:
+        converter = tf.lite.TFLiteConverter.from_saved_model(spec.path)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert()
+    rules = rw.applied(loaded.keras, plan) if plan else contextlib.nullcontext([])
+    with rules as record, pinned_converter(loaded.keras, task["signature"]) as converter:
+        records.extend(record)
+        return converter.convert()
 
 
 def _keras_outputs(model, inputs: list[np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
@@ -156,34 +164,32 @@ def _keras_outputs(model, inputs: list[np.ndarray], names: list[str]) -> dict[st
 def do_parity(task: dict[str, Any]) -> dict[str, Any]:
     from ai_edge_litert.interpreter import Interpreter
 
+    from opaudit import samples
     from opaudit.fix import parity
 
-    model, extra = _load(task)
-    z = np.load(Path(task["workdir"]) / "samples.npz")
-    n = 1 + max(int(k.split("_")[0][1:]) for k in z.files)
-    data = [[z[f"s{i}_{j}"] for j in range(len([k for k in z.files if k.startswith(f's{i}_')]))] for i in range(n)]
+    _, loaded = _load(task)
+    data = samples.load(Path(task["workdir"]) / "samples.npz")
     stage("running TFLite")
     interp = Interpreter(model_path=task["tflite"])
     key, entry = next(iter(interp.get_signature_list().items()))  # the one exported signature
     runner = interp.get_signature_runner(key)
-    sig_in = entry["inputs"]
     names = [s["name"] for s in task["signature"]]
     per_sample, note = [], "outputs matched by SignatureDef output name"
     for i, inputs in enumerate(data):
-        stage(f"parity sample {i + 1}/{n}")
-        tfl = runner(**{k: inputs[names.index(k)] for k in sig_in})
-        if model is None:
-            fn = extra["saved_model"].signatures["serving_default"]
+        stage(f"parity sample {i + 1}/{len(data)}")
+        tfl = runner(**{k: inputs[names.index(k)] for k in entry["inputs"]})
+        if loaded.keras is None:
+            fn = loaded.saved_model.signatures["serving_default"]
             ref = {k: np.asarray(v) for k, v in fn(**dict(zip(names, inputs))).items()}
         else:
-            ref = _keras_outputs(model, inputs, task.get("outputs") or [])
+            ref = _keras_outputs(loaded.keras, inputs, task.get("outputs") or [])
             renamed = _match_names(ref, tfl)
             if renamed is not tfl:
                 tfl = renamed
                 note = "list outputs: SignatureDef output_i is Keras output i (shapes checked)"
         per_sample.append(parity.compare_outputs(ref, {k: np.asarray(v) for k, v in tfl.items()}))
     outputs = parity.merge_samples(per_sample)
-    return {"status": "ok", "passed": all(o["passed"] for o in outputs), "samples": n,
+    return {"status": "ok", "passed": all(o["passed"] for o in outputs), "samples": len(data),
             "bar": parity.BAR, "matching": note, "outputs": outputs}
 
 
@@ -204,14 +210,20 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
+TASKS = {"prepare": do_prepare, "convert": do_convert, "parity": do_parity}
+
+
 def main(argv: list[str]) -> int:
     global _STAGE
     task = json.loads(Path(argv[0]).read_text())
     _STAGE = Path(task["stage_file"])
     try:
-        result = {"prepare": do_prepare, "convert": do_convert, "parity": do_parity}[task["task"]](task)
+        result = TASKS[task["task"]](task)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as data
-        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+        from opaudit.errors import UsageError
+
+        result = {"status": "usage" if isinstance(exc, UsageError) else "failed",
+                  "error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, UsageError) else str(exc),
                   "traceback": traceback.format_exc()[-4000:]}
     result.setdefault("peak_rss_mb", round(peak_rss_mb()))
     Path(task["result"]).write_text(json.dumps(result, default=str))

@@ -136,3 +136,23 @@ def test_all_detection_rules_together(lite, rng):
         np.testing.assert_array_equal(lite.run(tflite, b, s, c)[0], expected)
         lengths.append(len(expected))
     assert lengths[0] == MAX_DET and 0 < lengths[1] and lengths[2] == 0, lengths
+
+
+def test_decline_is_recorded_against_its_layer():
+    """`applied` records the rule's own reason on the layer where it kept the original op."""
+    import keras
+
+    from rewrites import applied
+
+    class Ragged(keras.layers.Layer):
+        def call(self, n):
+            return tf.map_fn(lambda k: tf.range(k)[:1], n, dtype=tf.int32)
+
+    x = keras.Input((), dtype="int32", batch_size=3, name="n")
+    model = keras.Model(x, Ragged(name="ragged")(x))
+    with applied(model, {"ragged": ["map_fn"]}) as records:
+        with pytest.warns(RuleNotApplied, match="not static"):
+            model(tf.constant([1, 2, 3]))
+    [rec] = records
+    assert rec["layer"] == "ragged" and rec["rule"] == "map_fn"
+    assert len(rec["declined"]) >= 1 and "not static" in rec["declined"][0]

@@ -92,7 +92,7 @@ def test_applied_patches_only_the_named_layer():
     assert len(crop_op_names(model)) == 2
     with applied(model, {"crop_a": ["crop_and_resize"]}) as records:
         remaining = crop_op_names(model)
-    assert records == [{"rule": "crop_and_resize", "layer": "crop_a", "layer_type": "Crop"}]
+    assert records == [{"rule": "crop_and_resize", "layer": "crop_a", "layer_type": "Crop", "declined": []}]
     assert len(remaining) == 1 and "crop_a" not in remaining[0]
     with applied(model, {"inner/crop": ["crop_and_resize"]}):
         remaining = crop_op_names(model)

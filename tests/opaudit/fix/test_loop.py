@@ -31,13 +31,72 @@ def _check_tflite(path: Path, n_ops_min: int = 10) -> None:
     it.invoke()
 
 
+# ------------------------------------------------------------------ the pure stop decision
+def _it(status="ok", findings=(), non_builtin=(), probe="ok", record=()):
+    from opaudit.findings import ProbeResult
+    from opaudit.fix.result import Conversion, Iteration
+
+    return Iteration(n=1, plan={}, conversion=Conversion(status, record=list(record)), findings=list(findings),
+                     non_builtin=list(non_builtin), probe=ProbeResult(probe, "rt") if probe else None)
+
+
+def _finding(code, layer, tf_op, severity="error"):
+    from opaudit.findings import TARGETS, Finding
+
+    return Finding(code=code, severity=severity, message=f"{tf_op} at {layer}", layer=layer, op=tf_op,
+                   targets=TARGETS if severity == "error" else (), detail={"tf_op": tf_op})
+
+
+def test_decide_parity_when_clean_and_nothing_optional_left():
+    from opaudit.fix.loop import decide
+
+    d = decide(_it(), {"roi": ["crop_and_resize"]}, {}, set())
+    assert d.action == "parity" and d.plan == {"roi": ["crop_and_resize"]}
+
+
+def test_decide_optional_rule_before_parity():
+    from opaudit.fix.loop import decide
+
+    d = decide(_it(findings=[_finding("NMS_PADDED_OUTPUT", "ROI", "NonMaxSuppressionV3", "warning")]), {}, {}, set())
+    assert d.action == "reconvert" and d.plan == {"ROI": ["nms"]} and d.state == ()
+
+
+def test_decide_reconvert_then_no_progress_then_declined():
+    from opaudit.fix.loop import decide
+
+    failing = _it(status="error", findings=[_finding("CONVERTER_ERROR", "roi", "CropAndResize")], probe=None)
+    d = decide(failing, {}, {}, set())
+    assert d.action == "reconvert" and d.plan == {"roi": ["crop_and_resize"]}
+    assert [a.rule for a in d.applied] == ["crop_and_resize"]
+    again = decide(failing, {}, {}, {d.state})
+    assert again.action == "stop" and again.reason.startswith("no progress")
+    record = [{"rule": "crop_and_resize", "layer": "roi", "declined": ["needs a static crop_size"]}]
+    stuck = _it(status="error", findings=failing.findings, probe=None, record=record)
+    d = decide(stuck, {"roi": ["crop_and_resize"]}, {}, set())
+    assert d.action == "stop" and d.unfixed[0].why == "rule crop_and_resize declined: needs a static crop_size"
+    assert "not fixable: CropAndResize at layer roi" in d.reason
+
+
+def test_decide_stops_on_timeout_and_on_a_blocker_without_rule():
+    from opaudit.findings import Finding
+    from opaudit.fix.loop import decide
+
+    timeout = _it(status="timeout", findings=[Finding("CONVERTER_TIMEOUT", "error", "did not finish in 3 s")])
+    d = decide(timeout, {}, {}, set())
+    assert d.action == "stop" and d.reason == "did not finish in 3 s"
+    assert d.unfixed[0].why == "conversion did not complete"
+    probe_failed = _it(findings=[_finding("FLEX_OP", "head", "EagerPyFunc")], probe="invoke_failed")
+    d = decide(probe_failed, {}, {}, set())
+    assert d.action == "stop" and d.unfixed[0].why == "no rule for this op/layer"
+
+
 @pytest.mark.slow
 def test_fix_tiny_detector_end_to_end_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("OPAUDIT_CACHE", str(tmp_path / "cache"))
     from opaudit.fix import run_fix
 
     out = tmp_path / "out"
-    fix = run_fix(MODEL, out=out, samples=SAMPLES, progress=lambda s: None)
+    fix = run_fix(MODEL, out=out, samples=SAMPLES, progress=lambda s: None).to_dict()
     assert fix["status"] == "fixed", fix["reason"]
     assert json.loads((out / "fix.json").read_text())["status"] == "fixed"
     _check_tflite(out / "model.tflite")
@@ -60,12 +119,16 @@ def test_fix_tiny_detector_end_to_end_and_cached(tmp_path, monkeypatch):
     assert it["size"] == (out / "model.tflite").stat().st_size
     assert fix["op_histogram_after"] and "FlexCropAndResize" not in fix["op_histogram_after"]
     assert fix["cache"]["hit"] is False
+    emits = {e["rule"]: e for e in it["emits"]}
+    assert set(emits) == {"crop_and_resize", "nms", "set_operation", "map_fn", "time_distributed"}
+    assert all(e["fired"] and e["non_builtin"] == [] for e in emits.values()), emits
+    assert fix["iterations"][0]["op_delta"] == fix["iterations"][0]["op_histogram"]  # from nothing
 
     # cached rerun: a hit, fast, and TensorFlow is never imported
     code = ("import json, sys, time; t = time.monotonic(); from pathlib import Path; "
             "from opaudit.fix import run_fix; "
             f"fix = run_fix({MODEL!r}, out=Path({str(tmp_path / 'out2')!r}), samples={SAMPLES!r}); "
-            "print(json.dumps({'hit': fix['cache']['hit'], 'status': fix['status'], "
+            "print(json.dumps({'hit': fix.cache['hit'], 'status': fix.status, "
             "'tf': 'tensorflow' in sys.modules, 's': time.monotonic() - t}))")
     t = time.monotonic()
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
@@ -84,7 +147,7 @@ def test_loop_without_pre_audit_finds_blockers_by_converting(tmp_path, monkeypat
     from opaudit.fix import run_fix
 
     fix = run_fix(MODEL, out=tmp_path / "out", samples=SAMPLES, pre_audit=False, use_cache=False,
-                  progress=lambda s: None)
+                  progress=lambda s: None).to_dict()
     assert fix["status"] == "fixed", fix["reason"]
     its = fix["iterations"]
     assert its[0]["plan"] == {} and its[0]["conversion"]["status"] == "error"
@@ -107,7 +170,7 @@ def test_zero_area_boxes_in_per_class_nms_are_fixed(tmp_path, monkeypatch):
     from opaudit.fix import run_fix
 
     model = str(ROOT / "tests/detector_zoo/tiny_detector.py") + ":build_padding_trap"
-    fix = run_fix(model, out=tmp_path / "out", samples=SAMPLES, progress=lambda s: None)
+    fix = run_fix(model, out=tmp_path / "out", samples=SAMPLES, progress=lambda s: None).to_dict()
     assert fix["status"] == "fixed", fix["reason"]
     det = next(o for o in fix["parity"]["outputs"] if o["name"] == "detections")
     assert det["passed"] and det["keras"] == det["tflite"] == det["matched"] > 0

@@ -17,9 +17,9 @@ def test_keras_file_and_saved_model(tmp_path, monkeypatch):
     y = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.Conv2D(4, 3, name="conv")(x))
     keras.Model(x, keras.layers.Dense(2, name="dense")(y)).save(tmp_path / "m.keras")
     fix = run_fix(str(tmp_path / "m.keras"), out=tmp_path / "k", use_cache=False, progress=lambda s: None)
-    assert fix["status"] == "fixed", fix["reason"]
-    assert fix["model"]["inputs"] == [{"name": "x", "shape": [1, 8, 8, 3], "dtype": "float32"}]
-    assert [o["name"] for o in fix["parity"]["outputs"]] == ["dense"]
+    assert fix.fixed, fix.reason
+    assert fix.model["inputs"] == [{"name": "x", "shape": [1, 8, 8, 3], "dtype": "float32"}]
+    assert [o["name"] for o in fix.parity.outputs] == ["dense"]
 
     class Crop(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 1], name="img"),
@@ -30,7 +30,7 @@ def test_keras_file_and_saved_model(tmp_path, monkeypatch):
     mod = Crop()
     tf.saved_model.save(mod, str(tmp_path / "sm"), signatures={"serving_default": mod.serve.get_concrete_function()})
     fix = run_fix(str(tmp_path / "sm"), out=tmp_path / "s", use_cache=False, progress=lambda s: None)
-    assert fix["status"] == "failed" and "no Keras layers" in fix["pre_audit"]["note"]
-    [u] = fix["unfixed"]
-    assert u["op"] == "tf.CropAndResize" and u["layer"] is None
-    assert "crop_and_resize" in u["why"] and "maps to no Keras layer" in u["why"]
+    assert fix.status == "failed" and "no Keras layers" in fix.pre_audit.note
+    [u] = fix.unfixed
+    assert u.op == "tf.CropAndResize" and u.layer is None
+    assert "crop_and_resize" in u.why and "maps to no Keras layer" in u.why

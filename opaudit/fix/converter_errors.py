@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opaudit.fix.layers import resolve_location
+from opaudit.fix.layer_paths import resolve_location
+from opaudit.names import tf_op_type
 
 _TL = re.compile(r"TensorList|tensor list", re.I)
 
@@ -45,7 +46,7 @@ def parse_errors(exc: BaseException, layer_paths: set[str] | frozenset[str]) -> 
         item = {
             "code": code,
             "op": op or None,
-            "tf_op": op.split(".", 1)[1] if op.startswith("tf.") else (op or None),
+            "tf_op": tf_op_type(op),
             "location": calls[0] if calls else None,
             "calls": calls,
             "layer": resolve_location(calls, layer_paths),
@@ -62,6 +63,6 @@ def parse_errors(exc: BaseException, layer_paths: set[str] | frozenset[str]) -> 
         text = str(exc).strip().splitlines()
         first = next((ln for ln in text if "error" in ln.lower()), text[0] if text else repr(exc))
         op = "tf.TensorListReserve" if _TL.search(str(exc)) else None
-        out.append({"code": "UNSTRUCTURED", "op": op, "tf_op": op and op[3:], "location": None,
+        out.append({"code": "UNSTRUCTURED", "op": op, "tf_op": tf_op_type(op), "location": None,
                     "calls": [], "layer": None, "message": first[:500]})
     return out

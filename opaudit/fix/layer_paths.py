@@ -10,14 +10,12 @@ No TensorFlow import: works on names only.
 
 from __future__ import annotations
 
-import re
-
-_SUFFIX = re.compile(r"_\d+$")
+from opaudit.names import strip_scope_suffix
 
 
 def _candidates(segment: str) -> list[str]:
     seg = segment.split("@", 1)[0].split(":", 1)[0]
-    stripped = _SUFFIX.sub("", seg)
+    stripped = strip_scope_suffix(seg)
     return [stripped, seg] if stripped != seg else [seg]
 
 
@@ -52,18 +50,3 @@ def resolve_location(calls: list[str], layer_paths: set[str] | frozenset[str]) -
         if layer:
             return layer
     return None
-
-
-def layer_paths(model, prefix: str = "") -> dict[str, object]:
-    """Every layer of a Keras model by path; nested models contribute ``outer/inner`` paths."""
-    out: dict[str, object] = {}
-    for layer in getattr(model, "layers", []):
-        path = f"{prefix}{layer.name}"
-        out[path] = layer
-        if hasattr(layer, "layers") and layer.layers and not _is_wrapper(layer):
-            out.update(layer_paths(layer, prefix=path + "/"))
-    return out
-
-
-def _is_wrapper(layer) -> bool:
-    return type(layer).__name__ in {"TimeDistributed", "Bidirectional"}

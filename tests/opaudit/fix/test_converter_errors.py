@@ -2,8 +2,8 @@
 
 import pytest
 
-from opaudit.fix.errors import parse_errors
-from opaudit.fix.layers import resolve_layer, resolve_location
+from opaudit.fix.converter_errors import parse_errors
+from opaudit.fix.layer_paths import resolve_layer, resolve_location
 
 PATHS = {"roi_pool", "conv_1", "conv", "rpn_model", "rpn_model/rpn_conv_shared", "detect"}
 
@@ -26,11 +26,13 @@ def test_resolve_location_walks_the_call_chain():
     assert resolve_location(calls, PATHS) == "roi_pool"
 
 
-def test_real_failing_conversion_is_parsed():
+def test_real_failing_conversion_is_parsed(tmp_path, monkeypatch):
+    import tempfile
+
     import keras
     import tensorflow as tf
 
-    from opaudit.fix.convert import converter_for
+    from opaudit.fix.converter import pinned_converter
 
     class Roi(keras.layers.Layer):
         def call(self, x, boxes):
@@ -41,10 +43,12 @@ def test_real_failing_conversion_is_parsed():
     bx = keras.Input((3, 4), name="bx")
     y = Roi(name="roi_pool")(keras.layers.Conv2D(1, 1, name="conv")(img), bx)
     model = keras.Model([img, bx], y, name="m")
-    conv = converter_for(model, [{"name": "img", "shape": [1, 8, 8, 1], "dtype": "float32"},
-                                 {"name": "bx", "shape": [1, 3, 4], "dtype": "float32"}])
-    with pytest.raises(Exception) as info:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sig = [{"name": "img", "shape": [1, 8, 8, 1], "dtype": "float32"},
+           {"name": "bx", "shape": [1, 3, 4], "dtype": "float32"}]
+    with pytest.raises(Exception) as info, pinned_converter(model, sig) as conv:
         conv.convert()
+    assert not list(tmp_path.glob("opaudit-export-*"))  # the exported SavedModel is removed
     [err] = parse_errors(info.value, {"conv", "roi_pool"})
     assert err["code"] == "ERROR_NEEDS_FLEX_OPS"
     assert err["op"] == "tf.CropAndResize" and err["tf_op"] == "CropAndResize"

@@ -1,6 +1,7 @@
 """Run one worker task in a child process with a timeout and a live progress line.
 
-The child is ``python -m opaudit.fix.worker TASK.json`` in its own session, so a hang is ended by
+The child is ``python -m opaudit.fix.worker TASK.json`` (``worker``: any command that takes the
+task file as its last argument and honours the worker's file protocol) in its own session, so a hang is ended by
 killing its process group. While it runs, the parent shows the elapsed time and the stage the
 child reports, and samples the child's peak RSS (``VmHWM`` in ``/proc/<pid>/status``).
 Outcomes: the child's result dict, or ``{"status": "timeout" | "crashed" | "failed", ...}``.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 POLL = 0.2
+WORKER: tuple[str, ...] = (sys.executable, "-m", "opaudit.fix.worker")
 _ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -62,7 +64,8 @@ def _display(label: str, progress: Callable[[str], None] | None):
 
 
 def run_task(task: dict[str, Any], workdir: Path, *, timeout: float, label: str,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[str], None] | None = None,
+             worker: tuple[str, ...] = WORKER) -> dict[str, Any]:
     """Run ``task`` (see worker.py) -> result dict with ``wall_seconds``, ``peak_rss_mb`` and,
     on timeout/crash, ``stage`` (what the child was doing) and ``log`` (its output file)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +77,7 @@ def run_task(task: dict[str, Any], workdir: Path, *, timeout: float, label: str,
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
     log = open(f"{base}.log", "wb")
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "opaudit.fix.worker", f"{base}.json"], stdout=log,
+    proc = subprocess.Popen([*worker, f"{base}.json"], stdout=log,
                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
     update, close = _display(label, progress)
     peak, stage, timed_out = 0.0, "starting", False

@@ -10,9 +10,10 @@ variables (unlike ``from_concrete_functions(trackable_obj=model)``, see FACTS.md
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import tempfile
-from typing import Any
+from typing import Any, Iterator
 
 
 def input_specs(sig: list[dict[str, Any]]):
@@ -32,22 +33,24 @@ def call_specs(sig: list[dict[str, Any]]) -> list:
     return [specs] if len(specs) > 1 else specs
 
 
-def converter_for(model, sig: list[dict[str, Any]], export_dir: str | None = None):
-    """A `TFLiteConverter` for ``model`` with inputs pinned to ``sig``, builtins only."""
+@contextlib.contextmanager
+def pinned_converter(model, sig: list[dict[str, Any]]) -> Iterator[Any]:
+    """A builtins-only `TFLiteConverter` for ``model`` with inputs pinned to ``sig``; the
+    SavedModel it converts from lives in a temporary folder removed when the block ends."""
     import keras
     import tensorflow as tf
 
-    export_dir = export_dir or tempfile.mkdtemp(prefix="opaudit-export-")
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serve", inference_fn(model), call_specs(sig))
-    if _accepts_verbose(archive):
-        archive.write_out(export_dir, verbose=False)  # no "Saved artifact at ..." on stdout
-    else:
-        archive.write_out(export_dir)
-    converter = tf.lite.TFLiteConverter.from_saved_model(export_dir, signature_keys=["serve"])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter
+    with tempfile.TemporaryDirectory(prefix="opaudit-export-") as export_dir:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serve", inference_fn(model), call_specs(sig))
+        if _accepts_verbose(archive):
+            archive.write_out(export_dir, verbose=False)  # no "Saved artifact at ..." on stdout
+        else:
+            archive.write_out(export_dir)
+        converter = tf.lite.TFLiteConverter.from_saved_model(export_dir, signature_keys=["serve"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        yield converter
 
 
 def _accepts_verbose(archive) -> bool:
