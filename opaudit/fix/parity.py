@@ -115,7 +115,7 @@ def mask_iou(a: np.ndarray, b: np.ndarray, threshold: float = 0.5) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-def compare_masks(name, k, t, kdet, tdet, pairs, bar: dict = BAR) -> dict[str, Any]:
+def compare_masks(name, k, t, kdet, pairs, bar: dict = BAR) -> dict[str, Any]:
     """Masks ``[B, N, h, w, C]`` of matched detections (``pairs`` from `compare_detections`)."""
     ious = []
     for b, img_pairs in enumerate(pairs):
@@ -210,8 +210,7 @@ def compare_outputs(keras_out: dict[str, np.ndarray], tfl_out: dict[str, np.ndar
             results.append({**r, "shape": list(np.shape(k)), "aligned_to_rois": True, "rows_compared": len(kk)})
             continue
         if kind == "masks" and det_name is not None and np.shape(k) == np.shape(tfl_out[name]):
-            results.append(compare_masks(name, k, tfl_out[name], keras_out[det_name],
-                                         tfl_out[det_name], pairs, bar))
+            results.append(compare_masks(name, k, tfl_out[name], keras_out[det_name], pairs, bar))
         else:
             results.append(compare_dense(name, k, tfl_out[name], bar))
     return results
