@@ -125,7 +125,7 @@ def report(
 
 @app.command()
 def fix(
-    model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras | SavedModel dir.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras | model.h5 | SavedModel dir.")],
     config: Annotated[str, typer.Option(help="mrcnn config: small | coco.")] = "small",
     weights: Annotated[Optional[Path], typer.Option(help="mrcnn weights (.h5, reference layout).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (model.tflite, fix.json, report.html).")] = Path("out/fix"),
@@ -134,6 +134,7 @@ def fix(
     timeout: Annotated[float, typer.Option(help="Seconds allowed for one conversion.")] = 900.0,
     rules: Annotated[Optional[list[Path]], typer.Option("--rules", help="Extra rule files (repeatable).")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Serve unchanged reruns from the cache.")] = True,
+    keras: Annotated[Optional[str], typer.Option("--keras", help="2 | 3: Keras version of the model code/file (default: detected; 2 runs under tf_keras).")] = None,
 ) -> None:
     """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras."""
     from opaudit.fix import run_fix
@@ -141,7 +142,7 @@ def fix(
 
     result = run_fix(model, out=out, config=config, weights=str(weights) if weights else None,
                      samples=samples, max_iterations=max_iterations, timeout=timeout,
-                     rules=[str(r) for r in rules or []], use_cache=cache)
+                     rules=[str(r) for r in rules or []], use_cache=cache, keras=keras)
     print_summary(result)
     raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 

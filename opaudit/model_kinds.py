@@ -138,6 +138,19 @@ class KerasFileKind(ModelKind):
         return LoadedModel(keras=keras.models.load_model(spec.path, compile=False))
 
 
+@register_kind("h5")
+class KerasH5Kind(ModelKind):
+    """A full-model HDF5 file (``model.save("m.h5")``), loaded by the Keras that wrote it:
+    tf_keras for Keras 2 files (the worker runs with ``TF_USE_LEGACY_KERAS=1``)."""
+
+    def load(self, spec: ModelSpec) -> LoadedModel:
+        if spec.keras == "2":
+            import tf_keras as keras
+        else:
+            import keras
+        return LoadedModel(keras=keras.models.load_model(spec.path, compile=False))
+
+
 @register_kind("saved_model")
 class SavedModelKind(ModelKind):
     """A TF SavedModel directory: converted from its ``serving_default`` signature, no layers."""

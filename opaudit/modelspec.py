@@ -6,7 +6,13 @@ MODEL strings:
                            (seeded weights, or ``weights`` = an .h5 file);
 * ``path/file.py:fn``    -- ``fn()`` returns a Keras model;
 * ``model.keras``        -- a saved Keras 3 model;
+* ``model.h5``           -- a Keras 2 (or Keras 3 legacy) full-model HDF5 file (``model.save``);
 * a SavedModel directory -- no Keras layers: layer-level rules cannot apply.
+
+Keras 2 code and files run under tf_keras (``TF_USE_LEGACY_KERAS=1`` in the worker, set before
+TensorFlow is imported). ``ModelSpec.keras`` says which: "2" when asked for (``--keras 2``), when
+the user's environment already sets ``TF_USE_LEGACY_KERAS``, when a ``file.py`` names
+``tf_keras`` / ``TF_USE_LEGACY_KERAS``, or when an ``.h5`` file was written by Keras 2.
 
 `describe()` and `identity_files()` read names and files only (no TensorFlow). `signature()` and
 `output_names()` take a built model and run in a worker process; building is the job of the
@@ -42,6 +48,12 @@ class ModelSpec:
     path: str | None = None
     function: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    keras: str = "3"  # "2": built and converted under tf_keras
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment a worker needs for this model (set before TensorFlow is imported)."""
+        return {"TF_USE_LEGACY_KERAS": "1"} if self.keras == "2" else {}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -55,8 +67,12 @@ class ModelSpec:
         return dataclasses.replace(self, overrides={**self.overrides, **overrides})
 
 
-def describe(model: str, config: str | None = None, weights: str | None = None) -> ModelSpec:
-    """Classify a MODEL string. Raises UsageError for an unknown form or a missing file."""
+def describe(model: str, config: str | None = None, weights: str | None = None,
+             keras: str | None = None) -> ModelSpec:
+    """Classify a MODEL string. ``keras`` ("2" | "3") overrides the detected Keras version.
+
+    Raises UsageError for an unknown form, a missing file or a weights-only .h5 given as MODEL.
+    """
     if model == "mrcnn":
         spec = ModelSpec(model, "mrcnn", config=config or "small")
     elif ".py:" in model:
@@ -64,16 +80,51 @@ def describe(model: str, config: str | None = None, weights: str | None = None) 
         spec = ModelSpec(model, "pyfunc", path=str(Path(path).resolve()), function=fn)
     elif model.endswith(".keras"):
         spec = ModelSpec(model, "keras", path=str(Path(model).resolve()))
+    elif model.endswith((".h5", ".hdf5")):
+        spec = ModelSpec(model, "h5", path=str(Path(model).resolve()))
     elif os.path.isdir(model) and os.path.exists(os.path.join(model, "saved_model.pb")):
         spec = ModelSpec(model, "saved_model", path=str(Path(model).resolve()))
     else:
         raise UsageError(f"unknown MODEL {model!r}: expected 'mrcnn', 'file.py:function', "
-                         "a .keras file or a SavedModel directory")
+                         "a .keras or .h5 file or a SavedModel directory")
     if spec.path and not os.path.exists(spec.path):
         raise UsageError(f"model file not found: {spec.path}")
     if weights and not os.path.isfile(weights):
         raise UsageError(f"weights file not found: {weights}")
-    return dataclasses.replace(spec, weights=str(Path(weights).resolve()) if weights else None)
+    if keras not in (None, "2", "3"):
+        raise UsageError(f"--keras takes 2 or 3, got {keras!r}")
+    return dataclasses.replace(spec, weights=str(Path(weights).resolve()) if weights else None,
+                               keras=keras or detect_keras_version(spec))
+
+
+def detect_keras_version(spec: ModelSpec) -> str:
+    """ "2" when ``spec`` is Keras 2 (tf_keras) code or a Keras 2 file, else "3" (see module doc)."""
+    if spec.kind in ("mrcnn", "keras", "saved_model"):
+        return "3"
+    if spec.kind == "h5":
+        return h5_keras_version(spec.path)
+    if os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes"):
+        return "2"
+    text = Path(spec.path).read_text(errors="replace")
+    return "2" if ("tf_keras" in text or "TF_USE_LEGACY_KERAS" in text) else "3"
+
+
+def h5_keras_version(path: str) -> str:
+    """Major Keras version that wrote a full-model HDF5 file ("2" or "3").
+
+    Raises UsageError for a file that is not HDF5 or holds weights only (no ``model_config``).
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "model_config" not in f.attrs:
+                raise UsageError(f"{path} holds weights only (no model_config): pass it with --weights")
+            version = f.attrs.get("keras_version", b"")
+    except OSError as exc:
+        raise UsageError(f"{path} is not an HDF5 file: {exc}") from None
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return "3" if version.startswith("3") else "2"
 
 
 def package_files(name: str) -> list[Path]:
@@ -90,7 +141,7 @@ def identity_files(spec: ModelSpec) -> list[Path]:
     files: list[Path] = []
     if spec.kind == "mrcnn":
         files += package_files("mrcnn")
-    if spec.kind in ("pyfunc", "keras") and spec.path:
+    if spec.kind in ("pyfunc", "keras", "h5") and spec.path:
         files.append(Path(spec.path))
     if spec.kind == "saved_model" and spec.path:
         files += sorted(p for p in Path(spec.path).rglob("*") if p.is_file())

@@ -5,7 +5,9 @@
 ``model.inputs``) and converts that SavedModel. We do the same steps with the input signature
 pinned (batch 1, dynamic dims fixed), so the op names keep the usual ``<model>_1/<layer>_1/...``
 scopes that `opaudit inspect` maps back to layers, and weights are frozen from the saved
-variables (unlike ``from_concrete_functions(trackable_obj=model)``, see FACTS.md).
+variables (unlike ``from_concrete_functions(trackable_obj=model)``, see FACTS.md). tf_keras
+(Keras 2) models take the same road through tf_keras's own `ExportArchive`; their scopes carry no
+``_N`` suffix (``model/ROI/...``).
 """
 
 from __future__ import annotations
@@ -37,11 +39,10 @@ def call_specs(sig: list[dict[str, Any]]) -> list:
 def pinned_converter(model, sig: list[dict[str, Any]]) -> Iterator[Any]:
     """A builtins-only `TFLiteConverter` for ``model`` with inputs pinned to ``sig``; the
     SavedModel it converts from lives in a temporary folder removed when the block ends."""
-    import keras
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory(prefix="opaudit-export-") as export_dir:
-        archive = keras.export.ExportArchive()
+        archive = keras_package(model).export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serve", inference_fn(model), call_specs(sig))
         if _accepts_verbose(archive):
@@ -51,6 +52,17 @@ def pinned_converter(model, sig: list[dict[str, Any]]) -> Iterator[Any]:
         converter = tf.lite.TFLiteConverter.from_saved_model(export_dir, signature_keys=["serve"])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         yield converter
+
+
+def keras_package(model):
+    """The Keras package that built ``model``: ``tf_keras`` (Keras 2) or ``keras`` (Keras 3).
+
+    Both ship `export.ExportArchive`; a tf_keras model must be exported by tf_keras.
+    """
+    import importlib
+
+    top = type(model).__module__.split(".", 1)[0]
+    return importlib.import_module("tf_keras" if top == "tf_keras" else "keras")
 
 
 def _accepts_verbose(archive) -> bool:

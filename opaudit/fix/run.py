@@ -30,19 +30,20 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
             samples: str | None = None, max_iterations: int = 6, timeout: float = 900.0,
             rules: Sequence[str] = (), use_cache: bool = True,
             progress: Callable[[str], None] | None = None, pre_audit: bool = True,
-            worker: tuple[str, ...] = WORKER) -> FixResult:
+            worker: tuple[str, ...] = WORKER, keras: str | None = None) -> FixResult:
     """Convert ``model`` to a builtin-only .tflite, rewriting layers until it runs and matches Keras.
 
     Writes ``out/model.tflite`` (when converted), ``out/fix.json`` (``FixResult.to_dict()``) and
     ``out/report.html``. ``timeout`` bounds each worker process (one conversion, the pre-audit,
     the parity run). ``pre_audit=False`` still traces the graph but starts from an empty plan,
     so every blocker is found by converting. ``worker`` is the worker command (tests inject
-    one). Raises UsageError for a MODEL, weights or samples the tool cannot use.
+    one). ``keras`` ("2" | "3") overrides the detected Keras version of the model's code or file
+    (`opaudit.modelspec`). Raises UsageError for a MODEL, weights or samples the tool cannot use.
     """
     t0 = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    spec = describe(model, config if model == "mrcnn" else None, weights)
+    spec = describe(model, config if model == "mrcnn" else None, weights, keras)
     options = {"max_iterations": max_iterations, "timeout": timeout, "pre_audit": pre_audit}
     key = cache.key(spec, samples=samples, rules=rules, options=options)
     if use_cache and (entry := cache.lookup(key)):
@@ -91,7 +92,8 @@ def _keep_logs(work: Path, out: Path) -> None:
 
 def _new_result(spec: ModelSpec) -> FixResult:
     return FixResult(model={"source": spec.source, "kind": spec.kind, "config": spec.config,
-                            "weights": spec.weights, "overrides": spec.overrides or {}, "inputs": []},
+                            "weights": spec.weights, "overrides": spec.overrides or {}, "keras": spec.keras,
+                            "inputs": []},
                      tool={**cache.versions(), "python": platform.python_version()})
 
 

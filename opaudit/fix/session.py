@@ -49,7 +49,7 @@ class Session:
         payload = {"task": task, "spec": (spec or self.spec).to_dict(), "rules": self.rules,
                    "samples": self.samples, "signature": self.signature, "outputs": self.outputs, **fields}
         res = run_task(payload, self.work, timeout=self.timeout, label=label, progress=self.progress,
-                       worker=self.worker)
+                       worker=self.worker, env=(spec or self.spec).env)
         if res.get("status") == "usage":
             raise UsageError(res.get("error") or "bad input")
         return res

@@ -65,16 +65,18 @@ def _display(label: str, progress: Callable[[str], None] | None):
 
 def run_task(task: dict[str, Any], workdir: Path, *, timeout: float, label: str,
              progress: Callable[[str], None] | None = None,
-             worker: tuple[str, ...] = WORKER) -> dict[str, Any]:
+             worker: tuple[str, ...] = WORKER, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``task`` (see worker.py) -> result dict with ``wall_seconds``, ``peak_rss_mb`` and,
-    on timeout/crash, ``stage`` (what the child was doing) and ``log`` (its output file)."""
+    on timeout/crash, ``stage`` (what the child was doing) and ``log`` (its output file).
+    ``env`` is added to the child's environment (e.g. ``TF_USE_LEGACY_KERAS`` for tf_keras)."""
     workdir.mkdir(parents=True, exist_ok=True)
     n = len(list(workdir.glob("task-*.stage")))
     base = workdir / f"task-{n:02d}-{task['task']}"
     task = {**task, "workdir": str(workdir), "stage_file": f"{base}.stage", "result": f"{base}.result.json"}
     Path(f"{base}.json").write_text(json.dumps(task))
     Path(task["stage_file"]).write_text("starting")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, **(env or {}),
+           "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))}
     log = open(f"{base}.log", "wb")
     start = time.monotonic()
     proc = subprocess.Popen([*worker, f"{base}.json"], stdout=log,
