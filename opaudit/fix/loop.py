@@ -144,8 +144,7 @@ def check_emits(plan: Plan, operators, paths: set[str], rw=None) -> list[EmitsCh
         import rewrites as rw
     produced: dict[str, set[tuple[str, str]]] = {}
     for o in operators:
-        layer = resolve_layer(o.tf_name or o.node_name or "", paths) if (o.tf_name or o.node_name) else None
-        if layer:
+        if layer := resolve_layer(o.tf_name or o.node_name or "", paths):
             produced.setdefault(layer, set()).add((o.op, o.kind))
     by_rule: dict[str, list[str]] = {}
     for layer, names in plan.items():

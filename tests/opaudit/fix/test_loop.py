@@ -196,3 +196,17 @@ def test_parity_failure_is_a_loud_failure(tmp_path, monkeypatch):
     applied = [a for it in fix["iterations"] for a in it.get("rules_applied", [])]
     assert any(a["rule"] == "wrong_erfinv" and "erfinv_layer" in a["layers"] for a in applied), applied
     assert not list((tmp_path / "cache").glob("*/fix.json"))  # failures are not cached
+
+def test_check_emits_compares_declared_ops_with_the_layers_ops():
+    from opaudit.findings import Operator
+    from opaudit.fix.loop import check_emits
+
+    def op(i, name, tf_name, kind="builtin"):
+        return Operator(0, i, name, kind, 1, (), (), tf_name=tf_name)
+
+    ops = [op(0, "GATHER", "m_1/roi_1/crop/GatherV2"), op(1, "CONCATENATION", "m_1/roi_1/concat"),
+           op(2, "FlexTopKV2", "m_1/det_1/TopKV2", "flex"), op(3, "CONV_2D", "m_1/conv_1/Conv2D")]
+    [crop, td] = check_emits({"roi": ["crop_and_resize"], "det": ["time_distributed"]}, ops, {"roi", "det", "conv"})
+    assert crop.rule == "crop_and_resize" and crop.fired and crop.produced == ["CONCATENATION", "GATHER"]
+    assert "GATHER" not in crop.missing and crop.non_builtin == []
+    assert td.rule == "time_distributed" and not td.fired and td.non_builtin == ["FlexTopKV2"]
