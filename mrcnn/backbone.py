@@ -12,29 +12,7 @@ from __future__ import annotations
 
 from keras import layers as KL
 
-class BatchNorm(KL.BatchNormalization):
-    """BatchNormalization with the reference's ``train_bn`` switch (config.TRAIN_BN).
-
-    ``train_bn=False``: frozen, always normalizes with the moving statistics and never updates
-    them; ``True``: always batch statistics; ``None``: follows the caller's ``training``.
-    The flag is fixed at construction because Keras 3 lets an outer ``model(x, training=True)``
-    override a ``training=False`` given when the functional graph was built.
-    """
-
-    def __init__(self, *args, train_bn=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.train_bn = train_bn
-
-    def call(self, inputs, training=None):
-        if self.train_bn is not None:
-            training = self.train_bn
-        return super().call(inputs, training=training)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(train_bn=self.train_bn)
-        return config
-
+from mrcnn.batch_norm import BatchNorm
 
 def _block(x, kernel_size, filters, stage, block, strides, shortcut, use_bias, train_bn):
     f1, f2, f3 = filters

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers as KL
 
-from mrcnn.box_utils import apply_box_deltas_graph, clip_boxes_graph, norm_boxes_graph
+from mrcnn.box_utils import decode_boxes_tf, clip_boxes_tf, normalize_boxes_tf
 from mrcnn.graph_utils import batch_slice
 from mrcnn.image import parse_image_meta
 
@@ -32,9 +32,9 @@ def refine_detections_graph(rois, probs, deltas, window, config):
     indices = tf.stack([tf.range(tf.shape(probs)[0]), class_ids], axis=1)
     class_scores = tf.gather_nd(probs, indices)
     deltas_specific = tf.gather_nd(deltas, indices)
-    refined_rois = apply_box_deltas_graph(
+    refined_rois = decode_boxes_tf(
         rois, deltas_specific * config.BBOX_STD_DEV.astype(np.float32))
-    refined_rois = clip_boxes_graph(refined_rois, window)
+    refined_rois = clip_boxes_tf(refined_rois, window)
 
     keep = tf.where(class_ids > 0)[:, 0]
     if config.DETECTION_MIN_CONFIDENCE:
@@ -92,7 +92,7 @@ class DetectionLayer(KL.Layer):
         rois, mrcnn_class, mrcnn_bbox, image_meta = inputs
         meta = parse_image_meta(image_meta)
         image_shape = meta["image_shape"][0]
-        window = norm_boxes_graph(meta["window"], image_shape[:2])
+        window = normalize_boxes_tf(meta["window"], image_shape[:2])
         detections = batch_slice(
             [rois, mrcnn_class, mrcnn_bbox, window],
             lambda r, c, b, w: refine_detections_graph(r, c, b, w, self.config),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mrcnn.box_utils import denorm_boxes, norm_boxes
+from mrcnn.box_utils import denormalize_boxes, normalize_boxes
 
 
 def resize_bilinear(array: np.ndarray, out_hw) -> np.ndarray:
@@ -135,10 +135,10 @@ def unmold_detections(detections, mrcnn_mask, original_image_shape, image_shape,
     class_ids = detections[:n, 4].astype(np.int32)
     scores = detections[:n, 5].astype(np.float32)
     masks = mrcnn_mask[np.arange(n), :, :, class_ids]
-    wy1, wx1, wy2, wx2 = norm_boxes(np.array([window]), image_shape[:2])[0]
+    wy1, wx1, wy2, wx2 = normalize_boxes(np.array([window]), image_shape[:2])[0]
     shift = np.array([wy1, wx1, wy1, wx1])
     scale = np.array([wy2 - wy1, wx2 - wx1, wy2 - wy1, wx2 - wx1])
-    boxes = denorm_boxes((boxes - shift) / scale, original_image_shape[:2])
+    boxes = denormalize_boxes((boxes - shift) / scale, original_image_shape[:2])
     keep = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) > 0
     boxes, class_ids, scores, masks = boxes[keep], class_ids[keep], scores[keep], masks[keep]
     full = [unmold_mask(masks[i], boxes[i], original_image_shape) for i in range(len(boxes))]

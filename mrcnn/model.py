@@ -24,7 +24,7 @@ from keras import layers as KL
 from mrcnn import image as image_utils
 from mrcnn.anchors import generate_pyramid_anchors
 from mrcnn.backbone import resnet_graph
-from mrcnn.box_utils import norm_boxes
+from mrcnn.box_utils import normalize_boxes
 from mrcnn.config import Config, compute_backbone_shapes
 from mrcnn.detection import DetectionLayer
 from mrcnn.fpn import fpn_graph
@@ -140,7 +140,7 @@ class MaskRCNN:
                 compute_backbone_shapes(cfg, image_shape), cfg.BACKBONE_STRIDES,
                 cfg.RPN_ANCHOR_STRIDE)
             self.anchors = pixels
-            self._anchor_cache[key] = norm_boxes(pixels, image_shape[:2])
+            self._anchor_cache[key] = normalize_boxes(pixels, image_shape[:2])
         return self._anchor_cache[key]
 
     def mold_inputs(self, images):

@@ -64,9 +64,9 @@ def test_unmold_detections_maps_to_original_pixels():
     window = np.array([32, 0, 224, 256])
     det = np.zeros((4, 6), dtype=np.float32)
     # A box covering original pixels rows 100..200, cols 40..140.
-    from mrcnn.box_utils import norm_boxes
+    from mrcnn.box_utils import normalize_boxes
     molded_px = np.array([[32 + 100 * 0.64, 40 * 0.64, 32 + 200 * 0.64, 140 * 0.64]])
-    det[0, :4] = norm_boxes(molded_px, (256, 256))[0]
+    det[0, :4] = normalize_boxes(molded_px, (256, 256))[0]
     det[0, 4:] = [2, 0.9]
     masks = np.zeros((4, 28, 28, 3), dtype=np.float32)
     masks[0, :, :, 2] = 1.0
