@@ -22,8 +22,10 @@ API (parent side, no TensorFlow needed):
   its 7 outputs (and the outputs of the top-level ``layers`` named) on those inputs. ``graph``:
   ``predict_on_batch`` (tf.function) instead of an eager ``model(inputs)`` call.
 * ``reference_mold(out_dir, config="small", overrides=None, images=...) -> list[dict]``: only
-  the reference's input preparation (no model): per image ``molded [1, H, W, 3]``, ``metas``,
-  ``windows``, ``anchors [N, 4]`` normalized, and ``resized`` (``utils.resize_image`` output).
+  the reference's input preparation (no model): per image ``molded [1, H, W, 3]`` (float64, as
+  the reference returns it; the model sees it as float32), ``metas``, ``windows``, ``anchors
+  [N, 4]`` normalized, and ``resized``/``window``/``scale``/``padding`` (``utils.resize_image``).
+  Python's ``random`` is seeded with the image index before each call ("crop" mode).
 
 Child side: ``python -m tests.mrcnn.reference REQUEST.json`` (what the functions above run).
 """
@@ -209,11 +211,14 @@ def _load_images(path):
 
 
 def _mold(ref, cfg, images, out_dir: Path) -> None:
+    import random
     holder = types.SimpleNamespace(config=cfg)
     arrays = {}
     for i, image in enumerate(images):
+        random.seed(i)  # "crop" mode draws its window from Python's random module
         molded, metas, windows = ref.mask_rcnn.MaskRCNN.mold_inputs(holder, [image])
         anchors = ref.mask_rcnn.MaskRCNN.get_anchors(holder, molded[0].shape)
+        random.seed(i)
         resized, window, scale, padding, _ = ref.utils.resize_image(
             image, min_dim=cfg.IMAGE_MIN_DIM, min_scale=cfg.IMAGE_MIN_SCALE,
             max_dim=cfg.IMAGE_MAX_DIM, mode=cfg.IMAGE_RESIZE_MODE)
