@@ -38,16 +38,21 @@ class MaskRCNN:
         self.model_dir = model_dir
         self._anchor_cache: dict = {}
         self.anchors = None
+        self.weights_report = None
         self.keras_model = build_inference_model(config)
         if seed is not None:
             weights_io.seed_weights(self.keras_model, seed)
 
     # ----------------------------------------------------------------------------------- weights
     def load_weights(self, filepath: str, by_name: bool = True, exclude=None) -> dict:
-        """Load reference-layout HDF5 weights by layer name; see ``mrcnn.weights.load_weights``."""
+        """Load Keras 2 HDF5 weights (``mask_rcnn_coco.h5`` layout) by layer name, all or
+        nothing; ``exclude``: layer names to keep (e.g. ``weights.HEAD_LAYERS``). Returns the
+        provenance report (which layers came from the file, see ``mrcnn.weights.load_weights``),
+        also kept as ``self.weights_report``."""
         if not by_name:
             raise ValueError("only by_name=True loading is supported")
-        return weights_io.load_weights(self.keras_model, filepath, exclude=exclude)
+        self.weights_report = weights_io.load_weights(self.keras_model, filepath, exclude=exclude)
+        return self.weights_report
 
     def save_weights(self, filepath: str) -> None:
         """Write the weights in the reference HDF5 layout (``mrcnn.weights.save_weights``)."""
