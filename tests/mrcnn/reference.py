@@ -21,8 +21,8 @@ API (parent side, no TensorFlow needed):
   ``backend``), molds ``images`` with the reference ``mold_inputs``/``get_anchors`` and records
   its 7 outputs (and the outputs of the top-level ``layers`` named) on those inputs. ``graph``:
   ``predict_on_batch`` (tf.function) instead of an eager ``model(inputs)`` call.
-* ``reference_mold(out_dir, config="small", overrides=None, images=...) -> list[dict]``: only
-  the reference's input preparation (no model): per image ``molded [1, H, W, 3]`` (float64, as
+* ``reference_mold(out_dir, images, config="small", variants=({},)) -> list[list[dict]]``: only
+  the reference's input preparation (no model), per config-override variant and image: ``molded [1, H, W, 3]`` (float64, as
   the reference returns it; the model sees it as float32), ``metas``, ``windows``, ``anchors
   [N, 4]`` normalized, and ``resized``/``window``/``scale``/``padding`` (``utils.resize_image``).
   Python's ``random`` is seeded with the image index before each call ("crop" mode).
@@ -139,16 +139,18 @@ def run_reference(out_dir, config: str = "small", overrides: dict | None = None,
     return ReferenceRun(out_dir / "weights.h5", inputs, outputs, layer_values, notes)
 
 
-def reference_mold(out_dir, config: str = "small", overrides: dict | None = None,
-                   images=(), timeout: float = 600) -> list[dict]:
-    """The reference's ``resize_image`` + ``mold_inputs`` + ``get_anchors`` for each image."""
+def reference_mold(out_dir, images, config: str = "small", variants=({},),
+                   timeout: float = 600) -> list[list[dict]]:
+    """The reference's ``resize_image`` + ``mold_inputs`` + ``get_anchors``, one child process:
+    ``result[v][i]`` for config overrides ``variants[v]`` and ``images[i]``."""
     out_dir = Path(out_dir)
-    request = {"task": "mold", "config": config, "overrides": overrides or {},
+    request = {"task": "mold", "config": config, "overrides": {}, "variants": list(variants),
                "images": _save_images(images, out_dir), "out": str(out_dir)}
     _child(request, out_dir, timeout)
     keys = ("molded", "metas", "windows", "anchors", "resized", "window", "scale", "padding")
     with np.load(out_dir / "molded.npz") as data:
-        return [{k: data[f"{k}_{i}"] for k in keys} for i in range(len(images))]
+        return [[{k: data[f"{k}_{v}_{i}"] for k in keys} for i in range(len(images))]
+                for v in range(len(variants))]
 
 
 # -------------------------------------------------------------------------------- child side
@@ -200,9 +202,9 @@ def reference_config(ref, ours):
     return cfg
 
 
-def _our_config(request):
+def _our_config(request, overrides=None):
     from mrcnn.config import get_config  # numpy only
-    return get_config(request["config"], **request["overrides"])
+    return get_config(request["config"], **(request["overrides"] if overrides is None else overrides))
 
 
 def _load_images(path):
@@ -210,22 +212,23 @@ def _load_images(path):
         return [data[f"arr_{i}"] for i in range(len(data.files))]
 
 
-def _mold(ref, cfg, images, out_dir: Path) -> None:
+def _mold(ref, configs, images, out_dir: Path) -> None:
     import random
-    holder = types.SimpleNamespace(config=cfg)
     arrays = {}
-    for i, image in enumerate(images):
-        random.seed(i)  # "crop" mode draws its window from Python's random module
-        molded, metas, windows = ref.mask_rcnn.MaskRCNN.mold_inputs(holder, [image])
-        anchors = ref.mask_rcnn.MaskRCNN.get_anchors(holder, molded[0].shape)
-        random.seed(i)
-        resized, window, scale, padding, _ = ref.utils.resize_image(
-            image, min_dim=cfg.IMAGE_MIN_DIM, min_scale=cfg.IMAGE_MIN_SCALE,
-            max_dim=cfg.IMAGE_MAX_DIM, mode=cfg.IMAGE_RESIZE_MODE)
-        arrays.update({f"molded_{i}": molded, f"metas_{i}": metas, f"windows_{i}": windows,
-                       f"anchors_{i}": anchors, f"resized_{i}": resized,
-                       f"window_{i}": np.array(window), f"scale_{i}": np.array(scale),
-                       f"padding_{i}": np.array(padding)})
+    for v, cfg in enumerate(configs):
+        holder = types.SimpleNamespace(config=cfg)
+        for i, image in enumerate(images):
+            random.seed(i)  # "crop" mode draws its window from Python's random module
+            molded, metas, windows = ref.mask_rcnn.MaskRCNN.mold_inputs(holder, [image])
+            anchors = ref.mask_rcnn.MaskRCNN.get_anchors(holder, molded[0].shape)
+            random.seed(i)
+            resized, window, scale, padding, _ = ref.utils.resize_image(
+                image, min_dim=cfg.IMAGE_MIN_DIM, min_scale=cfg.IMAGE_MIN_SCALE,
+                max_dim=cfg.IMAGE_MAX_DIM, mode=cfg.IMAGE_RESIZE_MODE)
+            values = {"molded": molded, "metas": metas, "windows": windows, "anchors": anchors,
+                      "resized": resized, "window": np.array(window), "scale": np.array(scale),
+                      "padding": np.array(padding)}
+            arrays.update({f"{k}_{v}_{i}": x for k, x in values.items()})
     np.savez(out_dir / "molded.npz", **arrays)
 
 
@@ -392,12 +395,12 @@ def main(argv) -> int:
     request = json.loads(Path(argv[0]).read_text())
     out_dir = Path(request["out"])
     ref = load_reference_modules()
-    cfg = reference_config(ref, _our_config(request))
     if request["task"] == "mold":
-        _mold(ref, cfg, _load_images(request["images"]), out_dir)
+        configs = [reference_config(ref, _our_config(request, v)) for v in request["variants"]]
+        _mold(ref, configs, _load_images(request["images"]), out_dir)
         result = {}
     else:
-        result = _run(ref, cfg, request, out_dir)
+        result = _run(ref, reference_config(ref, _our_config(request)), request, out_dir)
     (out_dir / "result.json").write_text(json.dumps(result))
     return 0
 
