@@ -27,7 +27,11 @@ API (parent side, no TensorFlow needed):
   [N, 4]`` normalized, and ``resized``/``window``/``scale``/``padding`` (``utils.resize_image``).
   Python's ``random`` is seeded with the image index before each call ("crop" mode).
 
-Child side: ``python -m tests.mrcnn.reference REQUEST.json`` (what the functions above run).
+Inside a ``TF_USE_LEGACY_KERAS=1`` process (what the functions above run as
+``python -m tests.mrcnn.reference REQUEST.json``): ``load_reference_modules()``,
+``build_reference_model(config, seed, overrides, images) -> (reference MaskRCNN, inputs,
+notes)``, ``seed_weights``/``calibrate``, and ``build_small()`` -- a zero-argument builder for
+``opaudit fix --model tests/mrcnn/reference.py:build_small`` (the user's-own-code road).
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ EDITS = (("tf.compat.v1.disable_eager_execution()", "pass", 1),
 #: Our output order (= the reference's inference outputs).
 OUTPUT_NAMES = ("mrcnn_detection", "mrcnn_class", "mrcnn_bbox", "mrcnn_mask", "ROI",
                 "rpn_class", "rpn_bbox")
+_LOADED: list = []  # the reference modules, once per process
 #: Derived Config attributes; the reference computes them itself.
 DERIVED = {"BATCH_SIZE", "IMAGE_SHAPE", "IMAGE_META_SIZE", "BACKBONE_SHAPES"}
 
@@ -163,6 +168,8 @@ def load_reference_modules() -> types.SimpleNamespace:
     """
     if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         raise RuntimeError("the reference needs TF_USE_LEGACY_KERAS=1 (tf_keras)")
+    if _LOADED:
+        return _LOADED[0]
     folder = reference_dir()
     package = types.ModuleType("pixellib")
     package.__path__ = []
@@ -184,7 +191,8 @@ def load_reference_modules() -> types.SimpleNamespace:
         setattr(instance, name, module)
         exec(compile(source, module.__file__, "exec"), module.__dict__)
         loaded[name] = module
-    return types.SimpleNamespace(**loaded)
+    _LOADED.append(types.SimpleNamespace(**loaded))
+    return _LOADED[0]
 
 
 def reference_config(ref, ours):
@@ -365,17 +373,40 @@ def _find_layer(model, name):
     raise KeyError(name)
 
 
-def _run(ref, cfg, request, out_dir: Path) -> dict:
-    import tensorflow as tf
-    net = ref.mask_rcnn.MaskRCNN(mode="inference", config=cfg, model_dir=str(out_dir))
-    model = net.keras_model
-    images = _load_images(request["images"])
+def reference_inputs(net, images) -> list:
+    """The reference's own model inputs for ``images``: ``[molded [B, H, W, 3] float32,
+    metas [B, META] float32, anchors [B, N, 4] float32 normalized]``."""
     molded, metas, _ = net.mold_inputs(images)
     anchors = net.get_anchors(molded[0].shape)
     anchors = np.broadcast_to(anchors, (len(images),) + anchors.shape).astype(np.float32)
-    inputs = [molded.astype(np.float32), metas.astype(np.float32), anchors]
-    seed_weights(model, request["seed"])
-    notes = calibrate(model, inputs, request["seed"])
+    return [molded.astype(np.float32), metas.astype(np.float32), anchors]
+
+
+def build_reference_model(config: str = "small", seed: int = 0, overrides: dict | None = None,
+                          images=None, model_dir: str = "/tmp"):
+    """In a ``TF_USE_LEGACY_KERAS=1`` process: ``(reference MaskRCNN, inputs, notes)`` with
+    seeded, calibrated weights (``seed_weights`` + ``calibrate`` on ``images``, default
+    ``sample_images()``); ``inputs`` as ``reference_inputs``."""
+    ref = load_reference_modules()
+    cfg = reference_config(ref, _our_config({"config": config, "overrides": overrides or {}}))
+    net = ref.mask_rcnn.MaskRCNN(mode="inference", config=cfg, model_dir=model_dir)
+    inputs = reference_inputs(net, sample_images() if images is None else images)
+    seed_weights(net.keras_model, seed)
+    return net, inputs, calibrate(net.keras_model, inputs, seed)
+
+
+def build_small():
+    """``file.py:function`` entry for ``opaudit fix/compare --model`` (run with
+    ``TF_USE_LEGACY_KERAS=1``): the reference small model, tf_keras, non-trivial weights."""
+    return build_reference_model("small")[0].keras_model
+
+
+def _run(request, out_dir: Path) -> dict:
+    import tensorflow as tf
+    net, inputs, notes = build_reference_model(
+        request["config"], request["seed"], request["overrides"],
+        _load_images(request["images"]), str(out_dir))
+    model = net.keras_model
     model.save_weights(str(out_dir / "weights.h5"))
     extra = [model.get_layer(n).output for n in request["layers"]]
     runner = tf.keras.Model(model.inputs, list(model.outputs) + extra)
@@ -386,21 +417,20 @@ def _run(ref, cfg, request, out_dir: Path) -> dict:
     arrays.update({f"output_{n}": v for n, v in zip(OUTPUT_NAMES, values)})
     arrays.update({f"layer_{n}": v for n, v in zip(request["layers"], values[len(OUTPUT_NAMES):])})
     np.savez(out_dir / "outputs.npz", **arrays)
-    detections = values[0]
-    notes["detections"] = int(np.count_nonzero(detections[..., 4]))
+    notes["detections"] = int(np.count_nonzero(values[0][..., 4]))
     return notes
 
 
 def main(argv) -> int:
     request = json.loads(Path(argv[0]).read_text())
     out_dir = Path(request["out"])
-    ref = load_reference_modules()
     if request["task"] == "mold":
+        ref = load_reference_modules()
         configs = [reference_config(ref, _our_config(request, v)) for v in request["variants"]]
         _mold(ref, configs, _load_images(request["images"]), out_dir)
         result = {}
     else:
-        result = _run(ref, reference_config(ref, _our_config(request)), request, out_dir)
+        result = _run(request, out_dir)
     (out_dir / "result.json").write_text(json.dumps(result))
     return 0
 
