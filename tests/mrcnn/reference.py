@@ -302,7 +302,7 @@ def calibrate(model, inputs, seed: int) -> dict:
     ``MASK_LOGIT_STD``), then its seeded bias is set. Returns measured notes.
     """
     rng = np.random.default_rng([seed, 7])
-    notes = {"bn_input_rms": {}, "output_std": {}}
+    notes = {"bn_input_rms": {}, "raw_output_std": {}}
     patched = []
 
     def wrap(layer, before):
@@ -348,7 +348,7 @@ def _set_bn(bn, name, x, rng, notes) -> None:
 def _scale_prediction(inner, name, x, call, args, kwargs, seed, notes) -> None:
     """Measure ``inner``'s linear output (activation off, bias 0) on ``x``; rescale its kernel."""
     import tensorflow as tf
-    if name in notes["output_std"]:
+    if name in notes["raw_output_std"]:
         return  # rpn_model runs once per level: calibrate on the first (P2)
     activation = inner.activation
     inner.activation = tf.keras.activations.linear
@@ -359,7 +359,7 @@ def _scale_prediction(inner, name, x, call, args, kwargs, seed, notes) -> None:
     inner.kernel.assign((inner.kernel.numpy() * (target / std)).astype(np.float32))
     inner.bias.assign(_draw(seed, f"{name}/bias:0", tuple(inner.bias.shape), "")
                       .astype(np.float32))
-    notes["output_std"][name] = std
+    notes["raw_output_std"][name] = std  # before scaling
 
 
 def _find_layer(model, name):
