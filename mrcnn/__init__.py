@@ -10,6 +10,6 @@ __all__ = ["Config", "MaskRCNN", "get_config"]
 
 def __getattr__(name):
     if name == "MaskRCNN":
-        from mrcnn.model import MaskRCNN
+        from mrcnn.maskrcnn import MaskRCNN
         return MaskRCNN
     raise AttributeError(f"module 'mrcnn' has no attribute {name!r}")

@@ -1,9 +1,11 @@
 """Anchor generation (numpy only).
 
-Anchors are pixel boxes ``[N, (y1, x1, y2, x2)]`` in the molded image frame. For level ``i`` with
-feature map ``(h, w)`` and stride ``s``, anchors are centred on ``(row * s, col * s)`` for every
-``anchor_stride``-th cell (centres start at 0, as in the reference), with one box per ratio
-(``width / height``): ``height = scale / sqrt(ratio)``, ``width = scale * sqrt(ratio)``.
+Anchors are pixel boxes ``[N, (y1, x1, y2, x2)]`` in the molded image frame, built the
+torchvision way: zero-centred cell anchors (one per ratio ``width / height``: ``height = scale /
+sqrt(ratio)``, ``width = scale * sqrt(ratio)``) added to every cell centre ``(row * s, col * s)``
+of the level's feature map (stride ``s``, every ``anchor_stride``-th cell, centres from 0 as in
+the reference). ``centre + (-h/2)`` equals ``centre - h/2`` in floating point, so the values are
+the reference's bit for bit (tests/mrcnn/test_reference.py).
 
 Order: level, then row, then column, then ratio (the RPN flattening order).
 """
@@ -12,27 +14,32 @@ from __future__ import annotations
 import numpy as np
 
 
-def generate_anchors(scales, ratios, shape, feature_stride, anchor_stride) -> np.ndarray:
-    """Anchors of one level: ``[rows * cols * len(scales) * len(ratios), (y1, x1, y2, x2)]`` pixels.
+def cell_anchors(scales, ratios) -> np.ndarray:
+    """Zero-centred anchors of one cell, ``[len(ratios) * len(scales), (y1, x1, y2, x2)]``
+    float64: ratio-major, for each ``(ratio, scale)`` a box ``scale / sqrt(ratio)`` high and
+    ``scale * sqrt(ratio)`` wide."""
+    ratio, scale = (a.ravel() for a in np.meshgrid(np.asarray(ratios, dtype=np.float64).ravel(),
+                                                   np.asarray(scales, dtype=np.float64).ravel(),
+                                                   indexing="ij"))
+    half_h = 0.5 * (scale / np.sqrt(ratio))
+    half_w = 0.5 * (scale * np.sqrt(ratio))
+    return np.stack([-half_h, -half_w, half_h, half_w], axis=1)
 
-    scales: side length(s) in pixels; ratios: width/height; shape: ``(h, w)`` of the feature map;
-    feature_stride: pixels per feature cell; anchor_stride: keep every n-th cell.
-    """
-    scales, ratios = np.meshgrid(np.array(scales, dtype=np.float64).ravel(),
-                                 np.array(ratios, dtype=np.float64).ravel())
-    scales, ratios = scales.ravel(), ratios.ravel()
-    heights = scales / np.sqrt(ratios)
-    widths = scales * np.sqrt(ratios)
-    centers_y = np.arange(0, shape[0], anchor_stride) * feature_stride
-    centers_x = np.arange(0, shape[1], anchor_stride) * feature_stride
-    cx, cy = np.meshgrid(centers_x, centers_y)  # [rows, cols]
-    # [rows*cols, A]: every cell gets every (height, width) pair.
-    cy = np.repeat(cy.reshape(-1, 1), len(heights), axis=1)
-    cx = np.repeat(cx.reshape(-1, 1), len(widths), axis=1)
-    hh = np.broadcast_to(heights, cy.shape)
-    ww = np.broadcast_to(widths, cx.shape)
-    boxes = np.stack([cy - 0.5 * hh, cx - 0.5 * ww, cy + 0.5 * hh, cx + 0.5 * ww], axis=-1)
-    return boxes.reshape(-1, 4)
+
+def grid_shifts(shape, feature_stride, anchor_stride) -> np.ndarray:
+    """Cell centres ``[rows * cols, (y, x, y, x)]`` int pixels, row-major, for a feature map
+    ``shape`` ``(h, w)``: every ``anchor_stride``-th cell, centre ``index * feature_stride``."""
+    ys = np.arange(0, shape[0], anchor_stride) * feature_stride
+    xs = np.arange(0, shape[1], anchor_stride) * feature_stride
+    y, x = (a.ravel() for a in np.meshgrid(ys, xs, indexing="ij"))
+    return np.stack([y, x, y, x], axis=1)
+
+
+def generate_anchors(scales, ratios, shape, feature_stride, anchor_stride) -> np.ndarray:
+    """Anchors of one level, ``[rows * cols * A, (y1, x1, y2, x2)]`` float64 pixels: every cell
+    centre (``grid_shifts``) plus every cell anchor (``cell_anchors``), cell-major."""
+    shifts = grid_shifts(shape, feature_stride, anchor_stride)
+    return (shifts[:, None, :] + cell_anchors(scales, ratios)[None, :, :]).reshape(-1, 4)
 
 
 def generate_pyramid_anchors(scales, ratios, feature_shapes, feature_strides,

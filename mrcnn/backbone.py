@@ -6,35 +6,13 @@ Output: ``[C1, C2, C3, C4, C5]`` with strides 2, 4, 8, 16, 32 and channels 64, 2
 Layer names follow the reference: ``conv1``/``bn_conv1``, then per block
 ``res{stage}{block}_branch2a|2b|2c`` + ``bn{stage}{block}_branch2a|2b|2c``, shortcut
 ``res{stage}{block}_branch1``/``bn{stage}{block}_branch1`` (conv blocks only), ``res{stage}{block}_out``.
-Stage 4 has 5 blocks (resnet50) or 22 blocks (resnet101): a, b, ..., w.
+Stage 4 has 6 blocks (resnet50: a..f) or 23 (resnet101: a..w); see ``STAGES``.
 """
 from __future__ import annotations
 
 from keras import layers as KL
 
-class BatchNorm(KL.BatchNormalization):
-    """BatchNormalization with the reference's ``train_bn`` switch (config.TRAIN_BN).
-
-    ``train_bn=False``: frozen, always normalizes with the moving statistics and never updates
-    them; ``True``: always batch statistics; ``None``: follows the caller's ``training``.
-    The flag is fixed at construction because Keras 3 lets an outer ``model(x, training=True)``
-    override a ``training=False`` given when the functional graph was built.
-    """
-
-    def __init__(self, *args, train_bn=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.train_bn = train_bn
-
-    def call(self, inputs, training=None):
-        if self.train_bn is not None:
-            training = self.train_bn
-        return super().call(inputs, training=training)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(train_bn=self.train_bn)
-        return config
-
+from mrcnn.batch_norm import BatchNorm
 
 def _block(x, kernel_size, filters, stage, block, strides, shortcut, use_bias, train_bn):
     f1, f2, f3 = filters
@@ -63,37 +41,38 @@ def conv_block(x, kernel_size, filters, stage, block, strides=(2, 2), use_bias=T
     """Bottleneck block with a 1x1 projection shortcut (``branch1``); downsamples by ``strides``."""
     return _block(x, kernel_size, filters, stage, block, strides, True, use_bias, train_bn)
 
-STAGE4_BLOCKS = {"resnet50": 5, "resnet101": 22}
+#: (stage, bottleneck filters, blocks per architecture, stride of the first block). Stride 4
+#: before stage 2 comes from conv1 (stride 2) and the max-pool (stride 2).
+STAGES = (
+    (2, (64, 64, 256), {"resnet50": 3, "resnet101": 3}, 1),
+    (3, (128, 128, 512), {"resnet50": 4, "resnet101": 4}, 2),
+    (4, (256, 256, 1024), {"resnet50": 6, "resnet101": 23}, 2),
+    (5, (512, 512, 2048), {"resnet50": 3, "resnet101": 3}, 2),
+)
+
+
+def _stage(x, stage, filters, blocks, stride, train_bn):
+    """One ResNet stage: a projection block (letter ``a``, ``stride``) then identity blocks
+    ``b``, ``c``, ... (letters run on past ``z`` never: resnet101 stage 4 ends at ``w``)."""
+    x = conv_block(x, 3, filters, stage, "a", strides=(stride, stride), train_bn=train_bn)
+    for letter in "bcdefghijklmnopqrstuvwxyz"[:blocks - 1]:
+        x = identity_block(x, 3, filters, stage, letter, train_bn=train_bn)
+    return x
+
 
 def resnet_graph(input_image, architecture: str, stage5: bool = True, train_bn: bool = True):
-    """Build the ResNet body on ``input_image`` ``[B, H, W, 3]``; returns ``[C1, C2, C3, C4, C5]``."""
-    if architecture not in STAGE4_BLOCKS:
-        raise ValueError(f"architecture must be one of {sorted(STAGE4_BLOCKS)}, got {architecture!r}")
+    """ResNet body on ``input_image`` ``[B, H, W, 3]``: ``[C1, C2, C3, C4, C5]`` (NHWC, strides
+    2, 4, 8, 16, 32; ``C5`` is None when ``stage5`` is False)."""
+    if architecture not in STAGES[0][2]:
+        raise ValueError(f"architecture must be one of {sorted(STAGES[0][2])}, "
+                         f"got {architecture!r}")
     x = KL.ZeroPadding2D((3, 3))(input_image)
     x = KL.Conv2D(64, (7, 7), strides=(2, 2), name="conv1", use_bias=True)(x)
     x = BatchNorm(name="bn_conv1", train_bn=train_bn)(x, training=train_bn)
     x = KL.Activation("relu")(x)
-    c1 = x = KL.MaxPooling2D((3, 3), strides=(2, 2), padding="same")(x)
-    # Stage 2 (stride 4)
-    x = conv_block(x, 3, [64, 64, 256], stage=2, block="a", strides=(1, 1), train_bn=train_bn)
-    x = identity_block(x, 3, [64, 64, 256], stage=2, block="b", train_bn=train_bn)
-    c2 = x = identity_block(x, 3, [64, 64, 256], stage=2, block="c", train_bn=train_bn)
-    # Stage 3 (stride 8)
-    x = conv_block(x, 3, [128, 128, 512], stage=3, block="a", train_bn=train_bn)
-    for block in "bcd":
-        x = identity_block(x, 3, [128, 128, 512], stage=3, block=block, train_bn=train_bn)
-    c3 = x
-    # Stage 4 (stride 16)
-    x = conv_block(x, 3, [256, 256, 1024], stage=4, block="a", train_bn=train_bn)
-    for i in range(STAGE4_BLOCKS[architecture]):
-        x = identity_block(x, 3, [256, 256, 1024], stage=4, block=chr(98 + i), train_bn=train_bn)
-    c4 = x
-    # Stage 5 (stride 32)
-    if stage5:
-        x = conv_block(x, 3, [512, 512, 2048], stage=5, block="a", train_bn=train_bn)
-        x = identity_block(x, 3, [512, 512, 2048], stage=5, block="b", train_bn=train_bn)
-        c5 = identity_block(x, 3, [512, 512, 2048], stage=5, block="c", train_bn=train_bn)
-    else:
-        c5 = None
-    return [c1, c2, c3, c4, c5]
-
+    x = KL.MaxPooling2D((3, 3), strides=(2, 2), padding="same")(x)
+    features = [x]
+    for stage, filters, blocks, stride in STAGES[:4 if stage5 else 3]:
+        x = _stage(x, stage, filters, blocks[architecture], stride, train_bn)
+        features.append(x)
+    return features + [None] * (5 - len(features))

@@ -4,8 +4,9 @@
 Derived fields are computed in ``__init__`` (and again by ``refresh()`` after overrides):
 
 * ``BATCH_SIZE = IMAGES_PER_GPU * GPU_COUNT``
-* ``IMAGE_SHAPE = [IMAGE_MAX_DIM, IMAGE_MAX_DIM, IMAGE_CHANNEL_COUNT]`` ("square"/"none" modes;
-  ``[IMAGE_MIN_DIM, IMAGE_MIN_DIM, C]`` for "crop")
+* ``IMAGE_SHAPE = [IMAGE_MAX_DIM, IMAGE_MAX_DIM, IMAGE_CHANNEL_COUNT]`` (``[IMAGE_MIN_DIM,
+  IMAGE_MIN_DIM, C]`` for "crop"; in "pad64" and "none" the molded size follows each image and
+  the model's ``input_image`` is ``[None, None, C]``)
 * ``IMAGE_META_SIZE = 1 + 3 + 3 + 4 + 1 + NUM_CLASSES`` (see ``mrcnn.image.compose_image_meta``)
 * ``BACKBONE_SHAPES``: ``[len(BACKBONE_STRIDES), 2]`` feature-map (h, w) per pyramid level P2..P6,
   ``ceil(IMAGE_SHAPE[:2] / stride)``.
@@ -44,7 +45,7 @@ class Config:
     USE_MINI_MASK = True
     MINI_MASK_SHAPE = (56, 56)
 
-    IMAGE_RESIZE_MODE = "square"  # "square" or "none" are implemented in mrcnn.image
+    IMAGE_RESIZE_MODE = "square"  # "square", "pad64", "crop" or "none": see mrcnn.resize
     IMAGE_MIN_DIM = 800
     IMAGE_MAX_DIM = 1024
     IMAGE_MIN_SCALE = 0

@@ -20,62 +20,67 @@ import numpy as np
 import tensorflow as tf
 from keras import layers as KL
 
-from mrcnn.box_utils import apply_box_deltas_graph, clip_boxes_graph, norm_boxes_graph
+from mrcnn.box_utils import decode_boxes_tf, clip_boxes_tf, normalize_boxes_tf
 from mrcnn.graph_utils import batch_slice
 from mrcnn.image import parse_image_meta
 
 
-def refine_detections_graph(rois, probs, deltas, window, config):
-    """One image; see module docstring. Returns ``[DETECTION_MAX_INSTANCES, 6]`` float32."""
-    max_inst = config.DETECTION_MAX_INSTANCES
+def _best_class(probs, deltas):
+    """Per ROI: ``(class_id [N] int32 (argmax), score [N], that class's deltas [N, 4])``."""
     class_ids = tf.argmax(probs, axis=1, output_type=tf.int32)
-    indices = tf.stack([tf.range(tf.shape(probs)[0]), class_ids], axis=1)
-    class_scores = tf.gather_nd(probs, indices)
-    deltas_specific = tf.gather_nd(deltas, indices)
-    refined_rois = apply_box_deltas_graph(
-        rois, deltas_specific * config.BBOX_STD_DEV.astype(np.float32))
-    refined_rois = clip_boxes_graph(refined_rois, window)
+    picks = tf.stack([tf.range(tf.shape(probs)[0]), class_ids], axis=1)
+    return class_ids, tf.gather_nd(probs, picks), tf.gather_nd(deltas, picks)
 
+
+def _common(a, b):
+    """Values present in both int64 index lists ``a`` ``[n]`` and ``b`` ``[m]``, ascending
+    (``tf.sets.intersection`` on the two as one-row sets)."""
+    return tf.sparse.to_dense(tf.sets.intersection(a[tf.newaxis], b[tf.newaxis]))[0]
+
+
+def _class_nms(candidates, class_ids, scores, boxes, limit: int, iou: float):
+    """ROI indices (int64, any order) that survive NMS among the ``candidates`` of their class;
+    at most ``limit`` per class (``tf.map_fn`` over the classes present, each result padded
+    with -1 to ``limit`` so the loop has one element shape)."""
+    cand_class = tf.gather(class_ids, candidates)
+    cand_scores = tf.gather(scores, candidates)
+    cand_boxes = tf.gather(boxes, candidates)
+
+    def survivors(class_id):
+        members = tf.where(tf.equal(cand_class, class_id))[:, 0]
+        chosen = tf.image.non_max_suppression(
+            tf.gather(cand_boxes, members), tf.gather(cand_scores, members),
+            max_output_size=limit, iou_threshold=iou)
+        rois = tf.gather(candidates, tf.gather(members, chosen))
+        rois = tf.pad(rois, [(0, limit - tf.shape(rois)[0])], constant_values=-1)
+        rois.set_shape([limit])
+        return rois
+
+    per_class = tf.map_fn(survivors, tf.unique(cand_class)[0], fn_output_signature=tf.int64)
+    flat = tf.reshape(per_class, [-1])
+    return tf.gather(flat, tf.where(flat > -1)[:, 0])
+
+
+def refine_detections_graph(rois, probs, deltas, window, config):
+    """One image (see the module docstring): ``rois`` ``[N, 4]``, ``probs`` ``[N, C]``,
+    ``deltas`` ``[N, C, 4]``, ``window`` ``[4]``, all normalized. Returns
+    ``[DETECTION_MAX_INSTANCES, (y1, x1, y2, x2, class_id, score)]`` float32, zero rows last."""
+    limit = config.DETECTION_MAX_INSTANCES
+    class_ids, scores, class_deltas = _best_class(probs, deltas)
+    boxes = decode_boxes_tf(rois, class_deltas * config.BBOX_STD_DEV.astype(np.float32))
+    boxes = clip_boxes_tf(boxes, window)
     keep = tf.where(class_ids > 0)[:, 0]
     if config.DETECTION_MIN_CONFIDENCE:
-        conf_keep = tf.where(class_scores >= config.DETECTION_MIN_CONFIDENCE)[:, 0]
-        keep = tf.sets.intersection(tf.expand_dims(keep, 0), tf.expand_dims(conf_keep, 0))
-        keep = tf.sparse.to_dense(keep)[0]
-
-    pre_nms_class_ids = tf.gather(class_ids, keep)
-    pre_nms_scores = tf.gather(class_scores, keep)
-    pre_nms_rois = tf.gather(refined_rois, keep)
-    unique_pre_nms_class_ids = tf.unique(pre_nms_class_ids)[0]
-
-    def nms_keep_map(class_id):
-        """Indices (into the ROIs) that survive NMS within ``class_id``, -1 padded."""
-        ixs = tf.where(tf.equal(pre_nms_class_ids, class_id))[:, 0]
-        class_keep = tf.image.non_max_suppression(
-            tf.gather(pre_nms_rois, ixs), tf.gather(pre_nms_scores, ixs),
-            max_output_size=max_inst, iou_threshold=config.DETECTION_NMS_THRESHOLD)
-        class_keep = tf.gather(keep, tf.gather(ixs, class_keep))
-        gap = max_inst - tf.shape(class_keep)[0]
-        class_keep = tf.pad(class_keep, [(0, gap)], mode="CONSTANT", constant_values=-1)
-        class_keep.set_shape([max_inst])
-        return class_keep
-
-    nms_keep = tf.map_fn(nms_keep_map, unique_pre_nms_class_ids, fn_output_signature=tf.int64)
-    nms_keep = tf.reshape(nms_keep, [-1])
-    nms_keep = tf.gather(nms_keep, tf.where(nms_keep > -1)[:, 0])
-    keep = tf.sets.intersection(tf.expand_dims(keep, 0), tf.expand_dims(nms_keep, 0))
-    keep = tf.sparse.to_dense(keep)[0]
-
-    class_scores_keep = tf.gather(class_scores, keep)
-    num_keep = tf.minimum(tf.shape(class_scores_keep)[0], max_inst)
-    top_ids = tf.nn.top_k(class_scores_keep, k=num_keep, sorted=True)[1]
-    keep = tf.gather(keep, top_ids)
-
-    detections = tf.concat([
-        tf.gather(refined_rois, keep),
-        tf.cast(tf.gather(class_ids, keep), tf.float32)[..., tf.newaxis],
-        tf.gather(class_scores, keep)[..., tf.newaxis]], axis=1)
-    gap = max_inst - tf.shape(detections)[0]
-    return tf.pad(detections, [(0, gap), (0, 0)], "CONSTANT")
+        keep = _common(keep, tf.where(scores >= config.DETECTION_MIN_CONFIDENCE)[:, 0])
+    keep = _common(keep, _class_nms(keep, class_ids, scores, boxes, limit,
+                                    config.DETECTION_NMS_THRESHOLD))
+    kept_scores = tf.gather(scores, keep)
+    best = tf.nn.top_k(kept_scores, k=tf.minimum(tf.shape(kept_scores)[0], limit), sorted=True)
+    keep = tf.gather(keep, best.indices)
+    rows = tf.concat([tf.gather(boxes, keep),
+                      tf.cast(tf.gather(class_ids, keep), tf.float32)[:, tf.newaxis],
+                      tf.gather(scores, keep)[:, tf.newaxis]], axis=1)
+    return tf.pad(rows, [(0, limit - tf.shape(rows)[0]), (0, 0)])
 
 
 class DetectionLayer(KL.Layer):
@@ -92,7 +97,7 @@ class DetectionLayer(KL.Layer):
         rois, mrcnn_class, mrcnn_bbox, image_meta = inputs
         meta = parse_image_meta(image_meta)
         image_shape = meta["image_shape"][0]
-        window = norm_boxes_graph(meta["window"], image_shape[:2])
+        window = normalize_boxes_tf(meta["window"], image_shape[:2])
         detections = batch_slice(
             [rois, mrcnn_class, mrcnn_bbox, window],
             lambda r, c, b, w: refine_detections_graph(r, c, b, w, self.config),

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from keras import layers as KL
 
-from mrcnn.backbone import BatchNorm
+from mrcnn.batch_norm import BatchNorm
 from mrcnn.roi_align import PyramidROIAlign
+from mrcnn.time_distributed import BatchedTimeDistributed
 
 
 def _td(layer, name):
-    return KL.TimeDistributed(layer, name=name)
+    return BatchedTimeDistributed(layer, name=name)
 
 
 def fpn_classifier_graph(rois, feature_maps, image_meta, pool_size, num_classes,

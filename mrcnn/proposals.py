@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers as KL
 
-from mrcnn.box_utils import apply_box_deltas_graph, clip_boxes_graph
+from mrcnn.box_utils import decode_boxes_tf, clip_boxes_tf
 from mrcnn.graph_utils import batch_slice
 
 
@@ -43,10 +43,10 @@ class ProposalLayer(KL.Layer):
         deltas = batch_slice([deltas, ix], lambda x, y: tf.gather(x, y), bs)
         pre_nms_anchors = batch_slice([anchors, ix], lambda a, x: tf.gather(a, x), bs,
                                       names=["pre_nms_anchors"])
-        boxes = batch_slice([pre_nms_anchors, deltas], apply_box_deltas_graph, bs,
+        boxes = batch_slice([pre_nms_anchors, deltas], decode_boxes_tf, bs,
                             names=["refined_anchors"])
         window = np.array([0, 0, 1, 1], dtype=np.float32)
-        boxes = batch_slice(boxes, lambda x: clip_boxes_graph(x, window), bs,
+        boxes = batch_slice(boxes, lambda x: clip_boxes_tf(x, window), bs,
                             names=["refined_anchors_clipped"])
 
         def nms(boxes, scores):

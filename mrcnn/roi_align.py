@@ -29,6 +29,24 @@ def roi_levels_graph(boxes, image_shape):
     return tf.minimum(5, tf.maximum(2, 4 + tf.cast(tf.round(level), tf.int32)))
 
 
+def _pool_level(feature_map, boxes, levels, level: int, pool_shape):
+    """Crops of the boxes assigned to ``level``: ``(crops [n, ph, pw, C] bilinear,
+    where [n, (batch, box)] int64)`` for ``boxes`` ``[B, N, 4]`` and ``levels`` ``[B, N]``."""
+    where = tf.where(tf.equal(levels, level))
+    crops = tf.image.crop_and_resize(
+        feature_map, tf.stop_gradient(tf.gather_nd(boxes, where)),
+        tf.stop_gradient(tf.cast(where[:, 0], tf.int32)), pool_shape, method="bilinear")
+    return crops, where
+
+
+def _box_order(where):
+    """Permutation that sorts level-major rows back to (batch, box) order; ``where`` ``[n, 2]``.
+    The key ``batch * 100000 + box`` is unique, so ``top_k`` (descending) reversed sorts it."""
+    where = tf.cast(where, tf.int32)
+    key = where[:, 0] * 100000 + where[:, 1]
+    return tf.reverse(tf.nn.top_k(key, k=tf.shape(key)[0]).indices, axis=[0])
+
+
 class PyramidROIAlign(KL.Layer):
     """Inputs ``[boxes [B, N, (y1, x1, y2, x2)] normalized, image_meta [B, META], P2, P3, P4, P5]``
     (``P_k`` ``[B, h_k, w_k, C]``); output ``[B, N, pool_h, pool_w, C]`` in box order.
@@ -39,36 +57,16 @@ class PyramidROIAlign(KL.Layer):
         self.pool_shape = tuple(int(v) for v in pool_shape)
 
     def call(self, inputs):
-        boxes = inputs[0]
-        image_meta = inputs[1]
-        feature_maps = inputs[2:]
-        image_shape = parse_image_meta(image_meta)["image_shape"][0]
-        roi_level = roi_levels_graph(boxes, image_shape)  # [B, N]
-
-        pooled = []
-        box_to_level = []
-        for i, level in enumerate(range(2, 6)):
-            ix = tf.where(tf.equal(roi_level, level))  # [n, (batch, box)] int64
-            level_boxes = tf.gather_nd(boxes, ix)
-            box_indices = tf.cast(ix[:, 0], tf.int32)
-            box_to_level.append(ix)
-            level_boxes = tf.stop_gradient(level_boxes)
-            box_indices = tf.stop_gradient(box_indices)
-            pooled.append(tf.image.crop_and_resize(
-                feature_maps[i], level_boxes, box_indices, self.pool_shape, method="bilinear"))
-        pooled = tf.concat(pooled, axis=0)  # [total, ph, pw, C], level order
-
-        # Restore (batch, box) order: sort by batch * 100000 + box index.
-        box_to_level = tf.cast(tf.concat(box_to_level, axis=0), tf.int32)
-        n = tf.shape(box_to_level)[0]
-        sort_key = box_to_level[:, 0] * 100000 + box_to_level[:, 1]
-        order = tf.nn.top_k(sort_key, k=n).indices[::-1]
-        pooled = tf.gather(pooled, order)
-
+        boxes, image_meta, pyramid = inputs[0], inputs[1], inputs[2:]
+        levels = roi_levels_graph(boxes, parse_image_meta(image_meta)["image_shape"][0])
+        pooled = [_pool_level(fmap, boxes, levels, level, self.pool_shape)
+                  for level, fmap in zip(range(2, 6), pyramid)]
+        crops = tf.concat([c for c, _ in pooled], axis=0)
+        crops = tf.gather(crops, _box_order(tf.concat([w for _, w in pooled], axis=0)))
         out_shape = self.compute_output_shape([tuple(t.shape) for t in inputs])
-        dyn = tf.shape(boxes)
-        shape = [d if d is not None else dyn[j] for j, d in enumerate(out_shape[:2])]
-        return tf.reshape(pooled, shape + list(out_shape[2:]))
+        dynamic = tf.shape(boxes)
+        lead = [d if d is not None else dynamic[j] for j, d in enumerate(out_shape[:2])]
+        return tf.reshape(crops, lead + list(out_shape[2:]))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], input_shape[0][1], *self.pool_shape, input_shape[2][-1])

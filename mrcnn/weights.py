@@ -11,8 +11,11 @@ File layout (what Keras 2 ``save_weights`` wrote and the published ``mask_rcnn_c
 
 Loading is by top-level layer name (layers absent from the model are skipped, ``exclude`` lists
 layer names to skip); inside a layer, weights are matched by name, else by order (like Keras 2).
-All shapes are checked before anything is assigned; a mismatch raises ``ValueError`` naming the
-layer, weight, both shapes and the ``exclude=[...]`` that would skip it.
+Files written by Keras 2 / tf_keras ``save_weights`` (byte or str attributes) and by
+``save_weights`` here read the same. All shapes are checked before anything is assigned; the
+first layer that does not fit raises ``WeightsMismatchError`` naming it, the weight, both
+shapes and the ``exclude=[...]`` that would skip it. ``plan_load`` is the dry run: which layers
+would come from the file (the provenance report), without touching the model.
 """
 from __future__ import annotations
 
@@ -68,61 +71,84 @@ def _decode(names) -> list[str]:
     return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in names]
 
 
-def load_weights(model: keras.Model, filepath: str, exclude=None) -> dict:
-    """Load ``filepath`` (reference layout) into ``model`` by layer name.
+class WeightsMismatchError(ValueError):
+    """A layer of the file does not fit the model (``layer``, ``detail``); nothing was assigned."""
 
-    exclude: layer names to skip (e.g. ``HEAD_LAYERS`` when NUM_CLASSES differs).
-    Returns ``{"loaded": [...], "skipped": [...in file but not in model or excluded],
-    "not_in_file": [...model layers with weights that the file lacks]}``.
-    Raises ``ValueError`` (nothing assigned) on any count or shape mismatch.
+    def __init__(self, filepath, layer: str, detail: str):
+        self.layer, self.detail = layer, detail
+        super().__init__(f"cannot load weights from {filepath}: layer {layer!r}: {detail}. If it "
+                         f"differs on purpose (e.g. another NUM_CLASSES), pass exclude="
+                         f"[{layer!r}, ...] (mrcnn.weights.HEAD_LAYERS lists the class-count heads)")
+
+
+def _weights_group(f, filepath):
+    """The group holding ``layer_names`` (the file root, or ``model_weights`` of a full save)."""
+    group = f if "layer_names" in f.attrs else f.get("model_weights")
+    if group is None or "layer_names" not in group.attrs:
+        raise ValueError(f"{filepath}: no 'layer_names' attribute; not a Keras HDF5 weights file")
+    return group
+
+
+def _pair_up(entries, weight_names):
+    """Match file weight names to ``entries`` by ``layer/variable`` suffix, else by position."""
+    ours = {_key(n): (n, v) for n, v in entries}
+    if sorted(ours) == sorted(_key(w) for w in weight_names):
+        return [(ours[_key(w)], w) for w in weight_names]
+    return list(zip(entries, weight_names))
+
+
+def plan_load(model: keras.Model, filepath: str, exclude=None):
+    """Read ``filepath`` (Keras 2 HDF5 layout) against ``model`` without assigning anything.
+
+    Returns ``(assignments [(variable, array)], report)``; ``report`` is ``load_weights``'s.
+    Raises ``WeightsMismatchError`` at the first layer (file order) whose weight count or shapes
+    disagree with the model, ``ValueError`` when the file is not in that layout.
     """
     exclude = set(exclude or [])
-    by_name = {layer.name: layer for layer in model.layers}
-    assignments, errors, loaded, skipped = [], [], [], []
+    layers = {layer.name: layer for layer in model.layers}
+    assignments = []
+    report = {"file": str(filepath), "loaded": [], "excluded": [], "skipped": []}
     with h5py.File(filepath, "r") as f:
-        if "layer_names" not in f.attrs and "model_weights" in f:
-            f = f["model_weights"]
-        if "layer_names" not in f.attrs:
-            raise ValueError(f"{filepath}: no 'layer_names' attribute; not a Keras 2 HDF5 weights file")
-        file_layers = _decode(f.attrs["layer_names"])
+        group = _weights_group(f, filepath)
+        report.update({k: _decode([group.attrs.get(k, b"")])[0] for k in ("keras_version", "backend")})
+        file_layers = _decode(group.attrs["layer_names"])
         for name in file_layers:
-            weight_names = _decode(f[name].attrs.get("weight_names", []))
-            if name in exclude or name not in by_name:
-                if weight_names:
-                    skipped.append(name)
+            weight_names = _decode(group[name].attrs.get("weight_names", []))
+            if not weight_names:
                 continue
-            entries = layer_weight_entries(by_name[name])
-            if not weight_names and not entries:
+            if name in exclude or name not in layers:
+                report["excluded" if name in exclude else "skipped"].append(name)
                 continue
+            entries = layer_weight_entries(layers[name])
             if len(weight_names) != len(entries):
-                errors.append(f"layer {name!r}: file has {len(weight_names)} weights "
-                              f"{weight_names}, model has {len(entries)}")
-                continue
-            file_keys = [_key(w) for w in weight_names]
-            model_keys = {_key(n): (n, v) for n, v in entries}
-            if sorted(file_keys) == sorted(model_keys):
-                pairs = [(model_keys[k], w) for k, w in zip(file_keys, weight_names)]
-            else:  # names differ (other Keras naming): fall back to order, like Keras 2
-                pairs = list(zip(entries, weight_names))
-            for (model_name, var), wname in pairs:
-                value = np.asarray(f[name][wname])
+                raise WeightsMismatchError(filepath, name, f"the file has {len(weight_names)} "
+                                           f"weights, the model {len(entries)}")
+            for (model_name, var), wname in _pair_up(entries, weight_names):
+                value = np.asarray(group[name][wname])
                 if tuple(var.shape) != value.shape:
-                    errors.append(f"layer {name!r} weight {wname!r}: file shape {value.shape} "
-                                  f"!= model shape {tuple(var.shape)} ({model_name})")
-                else:
-                    assignments.append((var, value))
-            loaded.append(name)
-    if errors:
-        bad = sorted({e.split("'")[1] for e in errors})
-        raise ValueError("cannot load weights from {}:\n  {}\nIf these layers differ on purpose "
-                         "(e.g. another NUM_CLASSES), pass exclude={}".format(
-                             filepath, "\n  ".join(errors), bad))
+                    raise WeightsMismatchError(filepath, name, f"weight {wname!r} has shape "
+                                               f"{value.shape} in the file, {tuple(var.shape)} "
+                                               f"in the model ({model_name})")
+                assignments.append((var, value))
+            report["loaded"].append(name)
+    report["not_in_file"] = [l.name for l in model.layers if l.weights and
+                             l.name not in report["loaded"] and l.name not in exclude]
+    return assignments, report
+
+
+def load_weights(model: keras.Model, filepath: str, exclude=None) -> dict:
+    """Load ``filepath`` into ``model`` by top-level layer name (all or nothing).
+
+    exclude: layer names to leave as they are (e.g. ``HEAD_LAYERS`` to fine-tune from COCO).
+    Returns the provenance report: ``file``, ``keras_version``, ``backend`` (file attributes),
+    ``loaded`` (layers whose weights now come from the file), ``excluded``, ``skipped`` (in the
+    file, not in the model) and ``not_in_file`` (model layers with weights the file lacks: they
+    keep their current values). Raises like ``plan_load``.
+    """
+    assignments, report = plan_load(model, filepath, exclude)
     for var, value in assignments:
         var.assign(value)
-    in_file = set(file_layers)
-    not_in_file = [l.name for l in model.layers
-                   if l.weights and l.name not in in_file and l.name not in exclude]
-    return {"loaded": loaded, "skipped": skipped, "not_in_file": not_in_file}
+    return report
 
 
 def seed_weights(model: keras.Model, seed: int) -> None:

@@ -15,6 +15,9 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+# Test oracle only (see the dev extra in pyproject.toml): its declared requirements are GUI and
+# training tools the tests never import, so it comes without them.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps "pixellib==0.7.1"
 
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -3,7 +3,8 @@ import keras
 import numpy as np
 from keras import layers as KL
 
-from mrcnn.backbone import BatchNorm, conv_block, identity_block
+from mrcnn.backbone import conv_block, identity_block
+from mrcnn.batch_norm import BatchNorm
 from mrcnn.fpn import fpn_graph
 from mrcnn.rpn import build_rpn_model
 

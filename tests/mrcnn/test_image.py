@@ -5,33 +5,6 @@ from mrcnn import get_config
 from mrcnn import image as im
 
 
-def test_square_mode_pads_and_windows():
-    img = np.full((300, 400, 3), 7, dtype=np.uint8)
-    out, window, scale, padding, crop = im.resize_image(img, min_dim=256, max_dim=256, mode="square")
-    assert out.shape == (256, 256, 3) and out.dtype == np.uint8
-    assert scale == pytest.approx(256 / 400)
-    assert window == (32, 0, 224, 256)  # 300 * 0.64 = 192 rows, centred: 32 above, 32 below
-    assert padding == [(32, 32), (0, 0), (0, 0)] and crop is None
-    assert (out[:32] == 0).all() and (out[224:] == 0).all() and (out[32:224] == 7).all()
-
-
-def test_square_mode_upscales_small_image_and_none_mode():
-    img = np.zeros((50, 100, 3), dtype=np.uint8)
-    out, window, scale, _, _ = im.resize_image(img, min_dim=128, max_dim=256, mode="square")
-    assert scale == 2.56 and out.shape == (256, 256, 3)
-    assert window == (64, 0, 192, 256)
-    same, window, scale, padding, _ = im.resize_image(img, 128, 256, mode="none")
-    assert same is img and window == (0, 0, 50, 100) and scale == 1
-
-
-def test_resize_bilinear_known_values():
-    a = np.array([[0.0, 10.0], [20.0, 30.0]])
-    np.testing.assert_allclose(im.resize_bilinear(a, (2, 2)), a)
-    up = im.resize_bilinear(a, (4, 4))
-    np.testing.assert_allclose(up[0], [0, 2.5, 7.5, 10])
-    np.testing.assert_allclose(up[:, 0], [0, 5, 15, 20])
-
-
 def test_mold_unmold_and_meta():
     cfg = get_config("small")
     img = np.arange(2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 3) + 150
@@ -64,9 +37,9 @@ def test_unmold_detections_maps_to_original_pixels():
     window = np.array([32, 0, 224, 256])
     det = np.zeros((4, 6), dtype=np.float32)
     # A box covering original pixels rows 100..200, cols 40..140.
-    from mrcnn.box_utils import norm_boxes
+    from mrcnn.box_utils import normalize_boxes
     molded_px = np.array([[32 + 100 * 0.64, 40 * 0.64, 32 + 200 * 0.64, 140 * 0.64]])
-    det[0, :4] = norm_boxes(molded_px, (256, 256))[0]
+    det[0, :4] = normalize_boxes(molded_px, (256, 256))[0]
     det[0, 4:] = [2, 0.9]
     masks = np.zeros((4, 28, 28, 3), dtype=np.float32)
     masks[0, :, :, 2] = 1.0

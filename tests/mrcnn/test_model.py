@@ -120,3 +120,17 @@ def test_mold_inputs_returns_the_three_model_inputs(small_model, sample_image):
     assert 0.0 - 1.0 <= anchors.min() and anchors.max() <= 2.0  # normalized coordinates
     out = small_model.keras_model([image, meta, anchors], training=False)
     assert len(out) == 7
+
+
+def test_pad64_mode_takes_images_of_their_own_size():
+    from mrcnn.maskrcnn import MaskRCNN as Net
+    net = Net(get_config("small", IMAGE_RESIZE_MODE="pad64", IMAGE_MIN_DIM=128,
+                         DETECTION_MIN_CONFIDENCE=0.0), seed=0)
+    assert net.keras_model.inputs[0].shape[1:3] == (None, None)
+    image = np.random.default_rng(1).integers(0, 256, (150, 300, 3)).astype(np.uint8)
+    inputs = net.mold_inputs([image])
+    assert inputs[0].shape == (1, 192, 320, 3)  # never scaled down: 150 x 300 padded to 64s
+    outputs = net.keras_model(inputs, training=False)
+    assert tuple(outputs[4].shape) == (1, 64, 4) and tuple(outputs[5].shape)[1] == len(inputs[2][0])
+    result = net.detect([image])[0]
+    assert result["masks"].shape[:2] == (150, 300)
