@@ -47,7 +47,7 @@ def test_data_file_is_versioned_and_sourced():
     assert d["tensorflow_version"] == "2.21.0"
     assert support.data_version() == "TF 2.21.0 sources"
     parsed = [s for s in d["sources"] if s["status"] == "parsed" and s["role"] != "builtin op list"]
-    assert {s["role"] for s in parsed} == {"resolver", "flex", "gpu", "xnnpack"}
+    assert {s["role"] for s in parsed} == {"resolver", "flex", "gpu", "xnnpack", "xnnpack custom ops"}
     assert all(len(s["commit"]) == 40 and "/" in s["repo"] for s in parsed)
     assert "Flex delegate" in d["flex"]["statement"]
 
@@ -179,8 +179,12 @@ def test_regen_on_fixture_tree(tmp_path):
     assert b["WHILE"]["cpu"]["versions"] == [1, 1]
     assert b["BROADCAST_TO"]["cpu"]["versions"] == [2, 3]
     assert b["RELU"]["cpu"]["kernel"] is False  # commented-out registration
-    assert sorted(d["custom"]) == ["Mfcc", "Resampler", "TFLite_Detection_PostProcess"]
+    assert sorted(d["custom"]) == ["Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "Mfcc", "Resampler",
+                                   "TFLite_Detection_PostProcess"]  # "CommentedOut" stays out
     assert d["custom"]["Resampler"]["cpu"]["kernel"] is False
+    assert d["custom"]["Convolution2DTransposeBias"]["xnnpack"]["checks"] == {"static_inputs": [1, 2]}
+    assert d["custom"]["Convolution2DTransposeBias"]["xnnpack"]["status"] == "yes"
+    assert d["custom"]["Mfcc"]["xnnpack"]["status"] == "no"
     assert d["flex"]["allowlist"] == ["Add", "CropAndResize", "DenseToDenseSetOperation"]
     assert d["flex"]["tftext_allowlist"] == ["WhitespaceTokenizeWithOffsets"]
     res = next(s for s in d["sources"] if s["role"] == "resolver")
