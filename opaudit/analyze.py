@@ -91,7 +91,7 @@ def delegate_findings(operators: Sequence[Operator], delegation: Mapping[str, De
 
 def _delegate_finding(target, name, source, kind, nodes, layer) -> Finding:
     example = nodes[0].reason
-    reason = example if len(nodes) == 1 else f"{kind.strip()} (e.g. {example})"
+    reason = example if len(nodes) == 1 else f"e.g. {example}"
     layers = sorted({la for n in nodes if (la := layer.get((n.subgraph, n.index)))})
     code, sev, blocks = ((Code.GPU_UNSUPPORTED, "error", ("gpu",)) if target == "gpu"
                          else (Code.XNNPACK_UNSUPPORTED, "warning", ()))

@@ -147,7 +147,25 @@ def _finish_stock(stock: Run, default: Run, seed: int) -> None:
         stock.out["outputs"] = _outputs(stock.interp)
 
 
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the process that started us dies (a zoo worker killed for
+    hanging must not leave its probe running). Elsewhere a no-op."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def main() -> None:
+    _die_with_parent()
     req = json.loads(sys.stdin.read())
 
     def emit(line: dict) -> None:
