@@ -50,10 +50,11 @@ class AuditOptions:
     probe: bool = True
     timeout: float = 60.0
     seed: int = 0
+    model_timeout: float | None = None  # seconds per model for a worker; default 2 x timeout + 60
 
     def deadline(self) -> float:
         """Seconds a worker may spend on one model before it is killed (probe + parse)."""
-        return 2 * self.timeout + 60.0
+        return self.model_timeout if self.model_timeout is not None else 2 * self.timeout + 60.0
 
 
 def expand(items: Iterable[str | os.PathLike]) -> list[str]:
@@ -101,8 +102,7 @@ def audit_one(path: str, options: AuditOptions) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     try:
-        r = inspect_model(path, target=options.target, probe=options.probe, timeout=options.timeout,
-                          seed=options.seed)
+        r = inspect_model(path, target=options.target, probe=options.probe, timeout=options.timeout, seed=options.seed)
     except OpauditError as e:
         return failure_entry(path, "unreadable", " ".join(str(e).split()), e.exit_code, time.perf_counter() - t0)
     except Exception as e:  # a bug of ours on this model: an entry, and the other models go on  # noqa: BLE001
