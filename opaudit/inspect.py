@@ -140,7 +140,9 @@ def _analysis_inputs(parsed: ParsedModel, ops, booms, probes, shapes) -> Inputs:
     inputs = parsed.subgraphs[0].inputs if parsed.subgraphs else ()
     folded = support.fp16_folds(ops, parsed.tensors)
     facts = support.GraphFacts(folded, remaining_dynamic(ops, parsed.tensors, inputs, shapes) if shapes else None)
-    static = support.GraphFacts(folded, remaining_dynamic(ops, parsed.tensors, inputs, inputs))
+    static = None  # "what if every dynamic dim were fixed": only asked when something is dynamic
+    if any(t.is_dynamic for t in parsed.tensors):
+        static = support.GraphFacts(folded, remaining_dynamic(ops, parsed.tensors, inputs, inputs))
     return Inputs(
         operators=ops, tensors=parsed.tensors,
         graph_outputs={(s.index, t) for s in parsed.subgraphs for t in s.outputs},
