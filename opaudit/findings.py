@@ -258,6 +258,11 @@ class ModelReport:
         Every report card (terminal, JSON `counts`, HTML) counts these."""
         return sorted({k for f in self.blocking(target) for k in f.nodes()})
 
+    def verdict_sources(self) -> dict[str, str]:
+        """Per target: "measured" when a runtime run decided it (the probe's stock run for
+        `cpu`, its default run for `xnnpack`), else "predicted" (static rules; `gpu` always)."""
+        return {t: "measured" if self.runtime_probes.get(t) is not None else "predicted" for t in TARGETS}
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Per target: nodes, blocked nodes, blocking findings (nodes are what cards show)."""
         out = {}
@@ -287,7 +292,8 @@ def to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         d = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
         if isinstance(obj, ModelReport):
-            d = {"schema_version": SCHEMA_VERSION, **d, "verdicts": obj.verdicts(), "counts": obj.counts()}
+            d = {"schema_version": SCHEMA_VERSION, **d, "verdicts": obj.verdicts(),
+                 "verdict_sources": obj.verdict_sources(), "counts": obj.counts()}
         return d
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}

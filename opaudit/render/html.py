@@ -144,7 +144,7 @@ def _verdicts(report: ModelReport, blocked_by: dict[str, list]) -> list[dict[str
         ops = Counter(op.op for op in nodes)
         listing = ", ".join(f"{op} \u00d7{n}" for op, n in ops.most_common(4)) + (" \u2026" if len(ops) > 4 else "")
         deleg = report.delegation.get(t)
-        source = f" [{deleg.source}]" if deleg else (" [measured]" if t in report.runtime_probes else "")
+        source = f" [{report.verdict_sources()[t]}]"
         if nodes:
             what = "Cannot run" if t == "cpu" else "Not usable as is"
             text = f"{what}{source}: {len(nodes)} node(s) blocked ({listing})."

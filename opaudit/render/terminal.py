@@ -60,11 +60,12 @@ def render(report: ModelReport, console: Console | None = None) -> None:
 
 def _verdict_line(c: Console, report: ModelReport) -> None:
     """Per target runs/blocked with the number of blocked nodes (`ModelReport.counts`)."""
-    v, counts = report.verdicts(), report.counts()
+    v, counts, src = report.verdicts(), report.counts(), report.verdict_sources()
     parts = []
     for t in TARGETS:
         n = counts[t]["blocked_nodes"]
-        parts.append(f"{t}: " + ("[green]runs[/]" if v[t] == "runs" else f"[red]blocked[/] ({n} node{'s' * (n != 1)})"))
+        parts.append(f"{t}: " + ("[green]runs[/]" if v[t] == "runs" else f"[red]blocked[/] ({n} node{'s' * (n != 1)})")
+                     + f" [dim]{src[t]}[/]")
     c.print("verdict: " + "  ".join(parts) + f"  flex: {'[red]needed[/]' if v['needs_flex'] == 'yes' else 'no'}")
 
 

@@ -127,3 +127,11 @@ def test_xnnpack_partitions_measured_on_basic_pitch():
     assert x.flop_share == 1.0  # every convolution runs inside XNNPACK
     doc = json.loads(json.dumps(r.to_dict()))
     assert doc["delegation"]["xnnpack"]["partitions"][0]["source"] == "measured"
+
+
+def test_every_verdict_says_measured_or_predicted():
+    r = inspect_model(str(SELFIE))
+    assert r.to_dict()["verdict_sources"] == {"cpu": "measured", "xnnpack": "measured", "gpu": "predicted"}
+    assert set(inspect_model(str(SELFIE), probe=False).verdict_sources().values()) == {"predicted"}
+    html = render_inspect_html(r, rule_lookup=lambda op: None)
+    assert "Cannot run [measured]" in html and "[predicted]" in html
