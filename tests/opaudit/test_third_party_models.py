@@ -3,6 +3,7 @@ with the runtime, and each class of false verdict the issue lists stays fixed.""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -13,7 +14,10 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+from rich.console import Console
+
 from opaudit.inspect import inspect_model
+from opaudit.render import terminal
 from opaudit.render.html import render_inspect_html
 
 HERE = Path(__file__).parent / "fixtures" / "third_party"
@@ -66,6 +70,12 @@ def test_node_for_node_and_cards_count_nodes(path):
     gpu_card = re.search(r"GPU delegate</div><div class=\"vtext\">([^<]*)<", html).group(1)
     if counts["gpu"]["blocked_nodes"]:
         assert f"{counts['gpu']['blocked_nodes']} node(s) blocked" in gpu_card
+    out = io.StringIO()
+    terminal.render(r, Console(file=out, width=200, highlight=False))
+    n = counts["gpu"]["blocked_nodes"]
+    assert (f"gpu: blocked ({n} node" in out.getvalue()) == bool(n)
+    if n:
+        assert f"cannot run on gpu ({n} node" in out.getvalue()
     d = r.delegation["gpu"]
     assert counts["gpu"]["delegated_nodes"] + counts["gpu"]["blocked_nodes"] == len(r.operators)
     assert d.delegated_count == counts["gpu"]["delegated_nodes"]
