@@ -1,10 +1,14 @@
-"""Static analysis + probe -> findings.
+"""Static analysis + the two runtime runs -> findings, per-node support, delegate reports.
 
 The interpreter names only the first node that fails, and may pass `allocate_tensors()` and
 fail in `invoke()` when a data-dependent op comes first. So every node is judged statically
-(op kind, the stock runtime's kernels, delegate support) and the probe's verdict is folded in:
-the node the runtime named gets the runtime's own error text; a failure that static analysis
-did not predict becomes a finding of its own. Pure functions over plain data.
+(op kind, the stock runtime's kernels, delegate support) and the runs are folded in, each into
+its own target: the stock-kernel run decides `cpu`, the default run (XNNPACK applied) decides
+`xnnpack`, and XNNPACK's own partitions say which nodes it took (`opaudit.delegation`). The node
+a run named gets the runtime's own error text; a failure that static analysis did not predict
+becomes a finding of its own; a static cpu error that a clean run contradicts stops blocking
+that target. A node a delegate takes (measured or predicted) is not blocked on that delegate's
+target even without a stock kernel. Pure functions over plain data.
 """
 
 from __future__ import annotations
