@@ -43,48 +43,90 @@ def parse_input_shapes(values: list[str] | None) -> dict[str, list[int]]:
 
 @app.command()
 def inspect(
-    models: Annotated[list[Path], typer.Argument(help="One or more .tflite files.", show_default=False)],
-    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-schema.md).")] = False,
+    models: Annotated[list[Path], typer.Argument(help="One or more .tflite files or folders (searched for *.tflite).", show_default=False)],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/json-schema.md); several models: JSON Lines.")] = False,
     target: Target = "cpu",
     probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the interpreter in a child process.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds allowed for the interpreter probe.")] = 60.0,
     input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 for a dynamic input (repeatable; default: dynamic dims = 1).")] = None,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML report here (one model).")] = None,
     model_explorer: Annotated[Optional[Path], typer.Option("--model-explorer", help="Write a Model Explorer node-data overlay (one model).")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Audit several models with N worker processes (docs/zoo.md).")] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Several models: print the summary as CSV.")] = False,
+    resume: Annotated[Optional[Path], typer.Option("--resume", help="State file (JSON lines): skip models already in it, append each one done.")] = None,
 ) -> None:
     """Audit .tflite models: op kinds, support per target, the nodes that cannot run and their layers."""
+    shapes = parse_input_shapes(input_shape)
+    paths = [str(m) for m in models]
+    if jobs is not None or csv_out or resume is not None or len(paths) > 1 or any(m.is_dir() for m in models):
+        if html or model_explorer or shapes:
+            raise UsageError("--html / --model-explorer / --input-shape take a single model")
+        if json_out and csv_out:
+            raise UsageError("choose one of --json and --csv")
+        from opaudit.zoo import AuditOptions
+
+        code = _inspect_zoo(paths, AuditOptions(target, probe, timeout), jobs or 1, json_out, csv_out, resume)
+        raise typer.Exit(code)
+    raise typer.Exit(_inspect_one(models[0], target, probe, timeout, shapes, json_out, html, model_explorer))
+
+
+def _inspect_one(model: Path, target, probe, timeout, shapes, json_out, html, model_explorer) -> int:
     from opaudit.inspect import inspect_model
     from opaudit.render import json as jr
 
-    shapes = parse_input_shapes(input_shape)
-    if (html or model_explorer) and len(models) > 1:
-        raise UsageError("--html / --model-explorer take a single model")
-    reports, errors, code = [], [], EXIT_OK
-    for m in models:
-        try:
-            r = inspect_model(str(m), target=target, probe=probe, timeout=timeout, input_shapes=shapes)
-        except OpauditError as e:
-            if isinstance(e, UsageError):
-                raise
-            typer.echo(f"opaudit: error: {m}: {' '.join(str(e).split())}", err=True)
-            errors.append({"path": str(m), "error": str(e), "exit_code": e.exit_code})
-            code = EXIT_BAD_INPUT
-            continue
-        reports.append(r)
-        if r.blocking() and code == EXIT_OK:
-            code = EXIT_FINDINGS
+    try:
+        r = inspect_model(str(model), target=target, probe=probe, timeout=timeout, input_shapes=shapes)
+    except OpauditError as e:
+        if isinstance(e, UsageError):
+            raise
+        typer.echo(f"opaudit: error: {model}: {' '.join(str(e).split())}", err=True)
+        if json_out:
+            typer.echo(jr.dumps([], [{"path": str(model), "error": str(e), "exit_code": e.exit_code}]))
+        return EXIT_BAD_INPUT
     if json_out:
-        typer.echo(jr.dumps(reports, errors))
+        typer.echo(jr.dumps([r]))
     else:
         from opaudit.render import terminal
 
-        for r in reports:
-            terminal.render(r)
-    if reports and html:
-        _write_html(reports[0], html)
-    if reports and model_explorer:
-        _write_overlay(reports[0], model_explorer)
-    raise typer.Exit(code)
+        terminal.render(r)
+    if html:
+        _write_html(r, html)
+    if model_explorer:
+        _write_overlay(r, model_explorer)
+    return EXIT_FINDINGS if r.blocking() else EXIT_OK
+
+
+def _inspect_zoo(paths: list[str], options, jobs: int, json_out: bool, csv_out: bool, resume: Path | None) -> int:
+    """Several models through the worker pool (`opaudit.zoo`); summary table, JSON Lines or CSV."""
+    from opaudit import zoo
+    from opaudit.render import zoo_view
+
+    paths = zoo.expand(paths)
+    if not paths:
+        raise UsageError("no .tflite files found")
+    done = zoo.state_done(resume) if resume else {}
+    entries = [{"path": p, "summary": done[p]} for p in paths if p in done]
+    todo = [p for p in paths if p not in done]
+
+    def on_result(entry: dict) -> None:
+        entries.append(entry)
+        if resume:
+            zoo.state_append(resume, entry["summary"])
+        if json_out:
+            sys.stdout.write(zoo_view.json_line(entry) + "\n")
+            sys.stdout.flush()
+        if "error" in entry:
+            typer.echo(f"opaudit: error: {entry['path']}: {entry['error']}", err=True)
+
+    with zoo_view.progress(len(paths), len(entries)) as advance:
+        zoo.run_pool(todo, options, jobs, lambda e: (on_result(e), advance()))
+    order = {p: i for i, p in enumerate(paths)}
+    rows = [e["summary"] for e in sorted(entries, key=lambda e: order[e["path"]])]
+    if csv_out:
+        sys.stdout.write(zoo_view.csv_text(rows))
+    elif not json_out:
+        zoo_view.render_table(rows, options.target)
+    return zoo.exit_code(entries)
 
 
 def _write_html(report, path: Path) -> None:

@@ -18,6 +18,9 @@ Kind = Literal["builtin", "custom", "flex"]
 Severity = Literal["error", "warning", "info"]
 Target = Literal["cpu", "xnnpack", "gpu"]
 TARGETS: tuple[str, ...] = ("cpu", "xnnpack", "gpu")
+DELEGATES: tuple[str, ...] = ("xnnpack", "gpu")
+Source = Literal["measured", "predicted"]
+NodeKey = tuple[int, int]  # (subgraph, operator index)
 
 
 class Code:
@@ -119,6 +122,14 @@ class Finding:
     def blocks(self, target: str) -> bool:
         return self.severity == "error" and target in self.targets
 
+    def nodes(self) -> list[NodeKey]:
+        """Every node this finding is about: `detail["nodes"]` for a grouped finding (one
+        finding for many nodes of one op), else its own node, else none (model-level)."""
+        grouped = self.detail.get("nodes") if isinstance(self.detail, dict) else None
+        if grouped:
+            return [(int(n[0]), int(n[1])) for n in grouped]
+        return [(self.subgraph or 0, self.index)] if self.index is not None else []
+
 
 @dataclass(frozen=True)
 class ProbeResult:
@@ -137,6 +148,70 @@ class ProbeResult:
     outputs: tuple[dict[str, Any], ...] = ()  # {"name", "shape", "dtype"} after invoke()
     seconds: float = 0.0
     exit_signal: int | None = None
+    # Which op resolver ran: "stock" (BUILTIN_WITHOUT_DEFAULT_DELEGATES, the `cpu` target) or
+    # "default" (the pip runtime as users call it: XNNPACK applied, the `xnnpack` target).
+    resolver: str = "stock"
+    # "default" only: the delegate nodes the runtime added to subgraph 0 after allocate,
+    # [{"index", "inputs", "outputs"}] (tensor indices); see `opaudit.delegation`.
+    delegate_nodes: tuple[dict[str, Any], ...] = ()
+    note: str | None = None  # how a figure was obtained when it is not plain (e.g. invoke)
+
+
+@dataclass(frozen=True)
+class NodeDelegation:
+    """Whether one node runs inside a delegate partition, and how we know.
+
+    `source`: "measured" (the runtime's own delegate nodes; subgraph 0 of XNNPACK) or
+    "predicted" (static rules, `opaudit.support`). `reason` says why a node is not taken.
+    """
+
+    subgraph: int
+    index: int
+    op: str
+    delegated: bool
+    source: Source
+    reason: str = ""
+    partition: int | None = None  # index into DelegationReport.partitions
+    conditional: bool = False  # predicted "partial": taken only under a condition (quantized path, ...)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A run of delegated nodes the delegate replaces by one kernel (a DELEGATE node)."""
+
+    index: int
+    subgraph: int
+    nodes: tuple[NodeKey, ...]
+    flops: int = 0
+    source: Source = "predicted"
+
+
+@dataclass(frozen=True)
+class DelegationReport:
+    """Per target: what the delegate takes, in how many pieces, and a one-word verdict.
+
+    `verdict`: yes | maybe | no, by `rule` (stated in plain words). `node_share` and
+    `flop_share` are delegated / all (FLOPs of CONV/FC/matmul-like nodes, `opaudit.flops`).
+    `splitters` are non-delegated nodes with delegated nodes both upstream and downstream:
+    each one cuts a partition in two. `if_static` repeats the figures as if every dynamic
+    dimension were fixed (`--input-shape` for every dynamic input), or is None when nothing
+    would change.
+    """
+
+    target: str
+    source: Source  # "measured" when any node's verdict is measured
+    nodes: tuple[NodeDelegation, ...]
+    partitions: tuple[Partition, ...]
+    node_share: float
+    flop_share: float
+    splitters: tuple[NodeKey, ...]
+    verdict: Literal["yes", "maybe", "no"]
+    rule: str
+    if_static: dict[str, Any] | None = None
+
+    @property
+    def delegated_count(self) -> int:
+        return sum(n.delegated for n in self.nodes)
 
 
 @dataclass(frozen=True)
@@ -169,10 +244,36 @@ class ModelReport:
     probe: ProbeResult | None
     target: str = "cpu"
     tool: dict[str, str] = field(default_factory=dict)  # {"opaudit": ver, "support_data": "tf 2.21.0", ...}
+    # target -> the runtime run that measured it: "cpu" = stock kernels (same as `probe`),
+    # "xnnpack" = the default runtime with XNNPACK applied.
+    runtime_probes: dict[str, ProbeResult] = field(default_factory=dict)
+    delegation: dict[str, DelegationReport] = field(default_factory=dict)  # xnnpack / gpu
 
     def blocking(self, target: str | None = None) -> list[Finding]:
         t = target or self.target
         return [f for f in self.findings if f.blocks(t)]
+
+    def blocked_nodes(self, target: str | None = None) -> list[NodeKey]:
+        """Distinct nodes that a blocking finding names on `target` (grouped findings expanded).
+        Every report card (terminal, JSON `counts`, HTML) counts these."""
+        return sorted({k for f in self.blocking(target) for k in f.nodes()})
+
+    def verdict_sources(self) -> dict[str, str]:
+        """Per target: "measured" when a runtime run decided it (the probe's stock run for
+        `cpu`, its default run for `xnnpack`), else "predicted" (static rules; `gpu` always)."""
+        return {t: "measured" if self.runtime_probes.get(t) is not None else "predicted" for t in TARGETS}
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per target: nodes, blocked nodes, blocking findings (nodes are what cards show)."""
+        out = {}
+        for t in TARGETS:
+            row = {"nodes": len(self.operators), "blocked_nodes": len(self.blocked_nodes(t)),
+                   "blocking_findings": len(self.blocking(t))}
+            if t in self.delegation:
+                d = self.delegation[t]
+                row |= {"delegated_nodes": d.delegated_count, "partitions": len(d.partitions)}
+            out[t] = row
+        return out
 
     def verdicts(self) -> dict[str, str]:
         """Plain-words verdict per target, plus `flex` and overall ("runs" / "cannot run")."""
@@ -191,7 +292,8 @@ def to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         d = {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
         if isinstance(obj, ModelReport):
-            d = {"schema_version": SCHEMA_VERSION, **d, "verdicts": obj.verdicts()}
+            d = {"schema_version": SCHEMA_VERSION, **d, "verdicts": obj.verdicts(),
+                 "verdict_sources": obj.verdict_sources(), "counts": obj.counts()}
         return d
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}

@@ -23,6 +23,7 @@ import dataclasses
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from opaudit.findings import Operator
 from opaudit.names import has_scope_suffix, strip_scope_suffix
@@ -131,25 +132,87 @@ def _infer_from_constants(operators, tensor_names, cands, keras3: bool, constant
             cands[key] = (scoped[0], "inputs")
 
 
-def explosions(
-    operators: Sequence[Operator], constant: Callable[[int, int], bool], min_nodes: int = 8
-) -> list[tuple[str, str, int]]:
-    """Layers expanded into many identical nodes: [(layer, op, count)], largest first.
+class Explosion(NamedTuple):
+    """`count` identical `op` nodes of one `layer` (same weights), and how they are wired.
 
-    Keras 3 unrolls `TimeDistributed(Conv2D)` into one CONV_2D per time step, all reading the
-    same weight tensor. Nodes are identical when they share layer, op and weights
-    (`constant(subgraph, tensor)` says which inputs are weights, not index vectors such as a
-    slice's begin/end, which every unrolled layout op shares); `min_nodes` or more such
-    nodes are an explosion. Distinct weights (the blocks of a ResNet inside one sub-model)
-    never count, and nodes without constant inputs are not compared.
+    `pattern`: `slices` (each reads a slice of one common tensor: an unrolled per-step map,
+    what Keras 3 TimeDistributed emits), `loop` (each reads a tensor computed from what the
+    first one read: a loop in the layer's own code, e.g. a per-octave filter bank), `shared`
+    (parallel branches sharing weights). `source`: the sliced tensor for `slices`, else None.
     """
-    counts: dict[tuple, int] = defaultdict(int)
+
+    layer: str
+    op: str
+    count: int
+    pattern: str
+    nodes: tuple[tuple[int, int], ...]
+    source: str | None = None
+
+
+PATTERN_ORDER = ("slices", "loop", "shared")
+SLICE_OPS = frozenset({"STRIDED_SLICE", "SLICE", "UNPACK", "SPLIT", "SPLIT_V", "GATHER"})
+
+
+def explosions(
+    operators: Sequence[Operator], constant: Callable[[int, int], bool], min_nodes: int = 8,
+    tensor_names: dict[int, Sequence[str]] | None = None,
+) -> list[Explosion]:
+    """Layers expanded into many identical nodes, largest first.
+
+    Nodes are identical when they share layer, op and weights (`constant(subgraph, tensor)`
+    says which inputs are weights, not index vectors such as a slice's begin/end, which every
+    unrolled layout op shares); `min_nodes` or more such nodes are an explosion. Distinct
+    weights (the blocks of a ResNet inside one sub-model) never count, and nodes without
+    constant inputs are not compared. Each group of shared weights is classified by
+    `classify_group`; a layer with several groups takes the first of slices, loop, shared.
+    """
+    groups: dict[tuple, list[Operator]] = defaultdict(list)
     for op in operators:
         consts = tuple(t for t in op.inputs if t >= 0 and constant(op.subgraph, t))
         if op.layer and consts:
-            counts[(op.layer, op.op, op.subgraph, consts)] += 1
-    best: dict[tuple[str, str], int] = {}
-    for (layer, name, _, _), n in counts.items():
-        if n >= min_nodes:
-            best[(layer, name)] = best.get((layer, name), 0) + n
-    return sorted(((la, o, n) for (la, o), n in best.items()), key=lambda h: -h[2])
+            groups[(op.layer, op.op, op.subgraph, consts)].append(op)
+    best: dict[tuple[str, str], list[list[Operator]]] = defaultdict(list)
+    for (layer, name, _, _), nodes in groups.items():
+        if len(nodes) >= min_nodes:
+            best[(layer, name)].append(nodes)
+    out = []
+    for (layer, name), lists in best.items():
+        nodes = [o for lst in lists for o in lst]
+        found = [classify_group(lst, operators, constant) for lst in lists]
+        pattern, src = min(found, key=lambda f: PATTERN_ORDER.index(f[0]))  # slices > loop > shared
+        names = (tensor_names or {}).get(nodes[0].subgraph, ())
+        source = names[src] if src is not None and 0 <= src < len(names) else None
+        out.append(Explosion(layer, name, len(nodes), pattern, tuple((o.subgraph, o.index) for o in nodes), source))
+    return sorted(out, key=lambda e: -e.count)
+
+
+def classify_group(group: Sequence[Operator], operators: Sequence[Operator],
+                   constant: Callable[[int, int], bool]) -> tuple[str, int | None]:
+    """(`slices` | `loop` | `shared`, sliced tensor index or None) for one group of identical
+    nodes of one subgraph (see `Explosion`)."""
+    sg = group[0].subgraph
+    sub = [o for o in operators if o.subgraph == sg]
+    producer = {t: o for o in sub for t in o.outputs if t >= 0}
+
+    def data_inputs(o: Operator) -> list[int]:
+        return [t for t in o.inputs if t >= 0 and not constant(sg, t)]
+
+    sources = set()
+    for o in group:
+        ins = data_inputs(o)
+        p = producer.get(ins[0]) if ins else None
+        if p is None or p.op not in SLICE_OPS or not data_inputs(p):
+            sources = set()
+            break
+        sources.add(data_inputs(p)[0])
+    if len(sources) == 1:
+        return "slices", sources.pop()
+    members = {o.index for o in group}
+    first = min(members)
+    reached = set(data_inputs(next(o for o in sub if o.index == first)))
+    hit = 0
+    for o in sub:
+        if o.index >= first and any(t in reached for t in o.inputs):
+            reached.update(o.outputs)
+            hit += o.index in members and o.index != first
+    return ("loop" if hit >= (len(members) - 1) / 2 else "shared"), None

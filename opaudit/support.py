@@ -16,9 +16,11 @@ option), `no`, `unknown`. Shapes are never needed in a particular layout: only d
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 import json
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -121,73 +123,153 @@ def _cpu(op: Operator) -> Support:
     return Support("no", f"{op.op} v{version} has no stock kernel (kernels: {have})")
 
 
-# ----------------------------------------------------------------------------- xnnpack
-def _xnnpack(op: Operator, tmap) -> Support:
-    if op.kind != "builtin":
-        return Support("no", "Flex op" if op.kind == "flex" else "custom op: XNNPACK takes builtins only")
-    entry = load_support_data()["builtins"].get(op.op)
-    if entry is None:
-        return Support("no", f"unknown builtin op {op.op}")
-    x = entry["xnnpack"]
-    if x["status"] in ("no", "unknown"):
-        return Support(x["status"], f"{op.op} is not delegated to XNNPACK (runs on the cpu kernels)")
-    tensors = _data_tensors(op, tmap)
-    quant = any(_quantized(t) for t in tensors)
-    if quant and (x["status"] == "partial" or "quantized" in x):
+# ----------------------------------------------------------------------------- graph facts
+@dataclass(frozen=True)
+class GraphFacts:
+    """What the delegates see of the whole graph, beyond one node.
+
+    `folded`: `(subgraph, tensor) -> TensorInfo` of the float16 constant behind every output of
+    a DEQUANTIZE whose input is a constant float16 tensor. Both delegates fold these (the GPU
+    delegate's FP16GraphPartitionHelper remaps a consumer's input to the fp16 constant before
+    checking it; XNNPACK converts such weights once at delegate init), so a convolution fed
+    by one has constant weights. `dynamic`: tensors that stay dynamic, or None to read every
+    tensor's `shape_signature` (see `opaudit.shapes.remaining_dynamic`).
+    """
+
+    folded: Mapping[tuple[int, int], TensorInfo] = dataclasses.field(default_factory=dict)
+    dynamic: frozenset[tuple[int, int]] | None = None
+
+    def is_dynamic(self, t: TensorInfo) -> bool:
+        return t.is_dynamic if self.dynamic is None else (t.subgraph, t.index) in self.dynamic
+
+
+NO_FACTS = GraphFacts()
+FP16_FOLD = ("float16 constant DEQUANTIZE: folded into its consumers, which read the fp16 "
+             "weights as constants (GPU: FP16GraphPartitionHelper; XNNPACK: converted at init)")
+
+
+def fp16_folds(operators: Sequence[Operator], tensors) -> dict[tuple[int, int], TensorInfo]:
+    """`GraphFacts.folded` for a graph: DEQUANTIZE outputs whose input is a float16 constant."""
+    tmap = _tensor_map(tensors)
+    out = {}
+    for op in operators:
+        if op.op == "DEQUANTIZE" and op.inputs and op.outputs:
+            src = tmap.get((op.subgraph, op.inputs[0]))
+            if src is not None and src.dtype == "float16" and _const(src):
+                out[(op.subgraph, op.outputs[0])] = src
+    return out
+
+
+class _Node:
+    """One node as a delegate checks it: inputs with fp16 folding applied, outputs, facts."""
+
+    def __init__(self, op: Operator, tmap, facts: GraphFacts):
+        self.op, self.facts = op, facts
+        self.ins = [facts.folded.get((op.subgraph, i), t) if t is not None else None
+                    for i, t in zip(op.inputs, _ins(op, tmap))]
+        self.outs = _outs(op, tmap)
+        self.present = [t for t in self.ins if t is not None]
+        self.data = [t for t in self.present if not _const(t)] + self.outs  # what a delegate computes on
+
+
+def _is_fp16_fold(op: Operator, facts: GraphFacts) -> bool:
+    return op.op == "DEQUANTIZE" and bool(op.outputs) and (op.subgraph, op.outputs[0]) in facts.folded
+
+
+# ----------------------------------------------------------------------------- delegate checks
+# Each check reads (node, rule) and returns a Support when it decides, else None. `rule` is the
+# target's entry of the op in op_support.json. XNNPACK and the GPU delegate share the
+# skeleton (`_delegate`); only their check lists differ.
+def _xnn_quantized(node: _Node, rule) -> Support | None:
+    if any(_quantized(t) for t in node.data) and (rule["status"] == "partial" or "quantized" in rule):
         return Support("partial", "8-bit quantized XNNPACK path: only in runtimes built with "
                                   "XNNPACK quantized inference")
-    if x["status"] == "partial":
-        return Support("no", f"XNNPACK takes {op.op} only with 8-bit quantized tensors")
-    odd = [t for t in tensors if t.dtype != "float32"]
+    if rule["status"] == "partial":
+        return Support("no", f"XNNPACK takes {node.op.op} only with 8-bit quantized tensors")
+    return None
+
+
+def _xnn_float32(node: _Node, rule) -> Support | None:
+    # fp16 constants (folded DEQUANTIZE) are accepted as static weights
+    odd = [t for t in node.data if t.dtype != "float32"]
     if odd:
-        return Support("no", f"XNNPACK takes {op.op} in float32 only; {odd[0].name} is {odd[0].dtype}")
-    checks = x.get("checks", {})
-    ins = _ins(op, tmap)
+        return Support("no", f"XNNPACK takes {node.op.op} in float32 only; {odd[0].name} is {odd[0].dtype}")
+    return None
+
+
+def _xnn_structure(node: _Node, rule) -> Support | None:
+    checks, ins = rule.get("checks", {}), node.ins
     for i in checks.get("static_inputs", []):
         if i < len(ins) and ins[i] is not None and not _const(ins[i]):
             return Support("no", f"input {i} ({ins[i].name}) must be constant for XNNPACK")
     if checks.get("bias_required") and (len(ins) < 3 or ins[2] is None):
         return Support("no", "XNNPACK needs a bias input")
-    n_in = sum(t is not None for t in ins)
+    n_in, n_out = len(node.present), len(node.outs)
     if "num_inputs" in checks and n_in not in checks["num_inputs"]:
         return Support("no", f"XNNPACK takes {checks['num_inputs']} inputs, node has {n_in}")
-    n_out = len(_outs(op, tmap))
     if "num_outputs" in checks and n_out not in checks["num_outputs"]:
         return Support("no", f"XNNPACK takes {checks['num_outputs']} outputs, node has {n_out}")
-    return Support("yes", f"delegated when: {x['constraints']}")
+    return None
 
 
-# ----------------------------------------------------------------------------- gpu
-def _gpu(op: Operator, tmap) -> Support:
-    data = load_support_data()
-    if op.kind == "flex":
-        return Support("no", "Flex op: the GPU delegate does not take Select TF ops")
-    table = data["custom"] if op.kind == "custom" else data["builtins"]
-    entry = table.get(op.op)
-    if entry is None:
-        return Support("no", f"{op.kind} op {op.op} is not handled by the GPU delegate")
-    g = entry["gpu"]
-    if g["status"] in ("no", "unknown"):
-        return Support(g["status"], f"{op.op}: {g['constraints']}")
-    tensors = _data_tensors(op, tmap)
-    dyn = [t for t in _ins(op, tmap) + _outs(op, tmap) if t is not None and t.is_dynamic]
+def _gpu_dynamic(node: _Node, rule) -> Support | None:
+    dyn = [t for t in node.present + node.outs if node.facts.is_dynamic(t)]
     if dyn:
         return Support("no", f"dynamic shape: {dyn[0].name} {[int(d) for d in dyn[0].shape_signature or ()]}")
-    bad = [t for t in tensors if t.dtype not in GPU_FLOAT | GPU_MAYBE | QUANT_TYPES]
+    return None
+
+
+def _gpu_dtypes(node: _Node, rule) -> Support | None:
+    bad = [t for t in node.data if t.dtype not in GPU_FLOAT | GPU_MAYBE | QUANT_TYPES]
     if bad:
         return Support("no", f"{bad[0].name} is {bad[0].dtype}: the GPU delegate computes in float32/float16")
-    ins = [t for t in _ins(op, tmap) if t is not None]
-    runtime, const, outs = sum(not _const(t) for t in ins), sum(_const(t) for t in ins), len(_outs(op, tmap))
-    alts = g.get("io")
+    return None
+
+
+def _gpu_io(node: _Node, rule) -> Support | None:
+    runtime = sum(not _const(t) for t in node.present)
+    const, outs, alts = len(node.present) - runtime, len(node.outs), rule.get("io")
     if alts and not any(a[0] == runtime and a[1] in (None, const) and a[2] == outs for a in alts):
         return Support("no", f"GPU expects (runtime, const, outputs) in {alts}; node has "
                              f"({runtime}, {const}, {outs})")
-    if any(t.dtype in QUANT_TYPES for t in tensors):
+    return None
+
+
+def _gpu_conditional(node: _Node, rule) -> Support | None:
+    if any(t.dtype in QUANT_TYPES for t in node.data):
         return Support("partial", "quantized tensors: delegated only when the GPU delegate's "
                                   "quantized-model support is enabled")
-    if any(t.dtype in GPU_MAYBE for t in tensors):
-        return Support("partial", f"int32/bool tensors: only some GPU kernels accept them; {g['constraints']}")
-    return Support("yes", "" if g["status"] == "yes" else f"delegated when: {g['constraints']}")
+    if any(t.dtype in GPU_MAYBE for t in node.data):
+        return Support("partial", f"int32/bool tensors: only some GPU kernels accept them; {rule['constraints']}")
+    return None
+
+
+DELEGATE_LABEL = {"xnnpack": "XNNPACK", "gpu": "the GPU delegate"}
+CHECKS = {
+    "xnnpack": (_xnn_quantized, _xnn_float32, _xnn_structure),
+    "gpu": (_gpu_dynamic, _gpu_dtypes, _gpu_io, _gpu_conditional),
+}
+
+
+def _delegate(target: str, op: Operator, tmap, facts: GraphFacts) -> Support:
+    """Would delegate `target` (xnnpack | gpu) take this node? Predicted from op_support.json."""
+    label = DELEGATE_LABEL[target]
+    if op.kind == "flex":
+        return Support("no", f"Flex op: {label} does not take Select TF ops")
+    if _is_fp16_fold(op, facts):
+        return Support("yes", FP16_FOLD)
+    data = load_support_data()
+    entry = (data["custom"] if op.kind == "custom" else data["builtins"]).get(op.op)
+    if entry is None or op.op == "CUSTOM":
+        return Support("no", f"{op.kind} op {op.op} is not handled by {label}")
+    rule = entry[target]
+    if rule["status"] in ("no", "unknown"):
+        return Support(rule["status"], f"{op.op} is not delegated to {label}: {rule['constraints']}")
+    node = _Node(op, tmap, facts)
+    for check in CHECKS[target]:
+        if (verdict := check(node, rule)) is not None:
+            return verdict
+    return Support("yes", "" if rule["status"] == "yes" and target == "gpu" else f"delegated when: {rule['constraints']}")
 
 
 # ----------------------------------------------------------------------------- public
@@ -222,16 +304,25 @@ def _tensor_map(tensors: Sequence[TensorInfo] | Mapping) -> Mapping[tuple[int, i
     return tensors if isinstance(tensors, Mapping) else _TensorLookup(tensors)
 
 
-def support_for(op: Operator, tensors: Sequence[TensorInfo]) -> dict[str, Support]:
-    """Support of one node on each target. `tensors`: the model's TensorInfo list (any subgraph)."""
+def support_for(op: Operator, tensors: Sequence[TensorInfo], facts: GraphFacts = NO_FACTS) -> dict[str, Support]:
+    """Support of one node on each target. `tensors`: the model's TensorInfo list (any
+    subgraph); `facts`: graph-wide facts (fp16 folding, dynamic tensors), `graph_facts()`."""
     tmap = _tensor_map(tensors)
-    return {"cpu": _cpu(op), "xnnpack": _xnnpack(op, tmap), "gpu": _gpu(op, tmap)}
+    return {"cpu": _cpu(op), "xnnpack": _delegate("xnnpack", op, tmap, facts),
+            "gpu": _delegate("gpu", op, tmap, facts)}
+
+
+def graph_facts(operators: Sequence[Operator], tensors: Sequence[TensorInfo],
+                dynamic: frozenset[tuple[int, int]] | None = None) -> GraphFacts:
+    """`GraphFacts` of a parsed graph (fp16 folds found here; `dynamic` passed through)."""
+    return GraphFacts(folded=fp16_folds(operators, tensors), dynamic=dynamic)
 
 
 def support_table(operators: Sequence[Operator], tensors: Sequence[TensorInfo]) -> dict[str, dict[str, Support]]:
     """Per op name, per target: the worst status over its nodes, with that node's reason."""
     tmap = _tensor_map(tensors)
-    return aggregate(operators, [support_for(op, tmap) for op in operators])
+    facts = graph_facts(operators, tensors)
+    return aggregate(operators, [support_for(op, tmap, facts) for op in operators])
 
 
 def aggregate(

@@ -9,7 +9,9 @@
 * the stock op resolver (`core/kernels/register.cc`): AddBuiltin / AddCustom entries;
 * the Flex allowlist (`delegates/flex/allowlisted_flex_ops.cc`);
 * the GPU compatibility checks (`tools/versioning/gpu_compatibility.cc`);
-* the XNNPACK delegate README (`delegates/xnnpack/README.md`), split by headings.
+* the XNNPACK delegate README (`delegates/xnnpack/README.md`), split by headings;
+* the XNNPACK delegate (`delegates/xnnpack/xnnpack_delegate.cc`): the custom ops it takes
+  (`strcmp(registration->custom_name, "...")`), MediaPipe's deconvolution and pooling.
 
 An optional `SOURCES.json` at the root maps relative paths to `{"repo", "commit"}` and is
 copied into `sources`. The builtin op list comes from `--schema` (a `schema.fbs` or a
@@ -36,6 +38,13 @@ FLEX = ("tensorflow/lite/delegates/flex/allowlisted_flex_ops.cc",
 GPU = ("tflite/tools/versioning/gpu_compatibility.cc",
        "tensorflow/lite/tools/versioning/gpu_compatibility.cc")
 XNN = ("tflite/delegates/xnnpack/README.md", "tensorflow/lite/delegates/xnnpack/README.md")
+XNN_DELEGATE = ("tflite/delegates/xnnpack/xnnpack_delegate.cc",
+                "tensorflow/lite/delegates/xnnpack/xnnpack_delegate.cc")
+# Custom ops the XNNPACK delegate visits (MediaPipe's): the checks its visitor applies that
+# opaudit evaluates (the deconvolution's filter and bias must be static).
+XNN_CUSTOM_CHECKS = {"Convolution2DTransposeBias": {"static_inputs": [1, 2]},
+                     "MaxPoolingWithArgmax2D": {"num_outputs": [2]},
+                     "MaxUnpooling2D": {"num_inputs": [2]}}
 SCHEMA = ("tensorflow/compiler/mlir/lite/schema/schema.fbs", "tensorflow/lite/schema/schema.fbs",
           "tflite/schema/schema.fbs")
 
@@ -286,6 +295,19 @@ def parse_xnnpack(md: str) -> dict[str, dict[str, list[str]]]:
     return out
 
 
+def parse_xnnpack_custom(src: str) -> list[str]:
+    """Custom op names the XNNPACK delegate compares `registration->custom_name` against."""
+    found = re.findall(r'custom_name\s*,\s*"([^"]+)"\s*\)\s*==\s*0', strip_comments(src))
+    return sorted(set(found))
+
+
+def xnn_custom_entry(name: str) -> dict:
+    entry = {"status": "yes", "constraints": "custom op implemented by the XNNPACK delegate; float32 tensors"}
+    if name in XNN_CUSTOM_CHECKS:
+        entry["checks"] = XNN_CUSTOM_CHECKS[name]
+    return entry
+
+
 def clean_bullet(b: str) -> str:
     b = re.sub(r"\s*\(use `?kTfLiteMmapRo`? allocation type\)", " (constant)", b).replace("`", "")
     b = re.sub(r"Fused (.*?) activations are supported, but fused (.*?) activations are not",
@@ -426,7 +448,8 @@ def build(root: Path, version: str | None = None, schema: str | None = None, sca
     if (root / "SOURCES.json").is_file():
         provenance = json.loads((root / "SOURCES.json").read_text(encoding="utf-8"))
     schema_src, ops = load_schema(root, schema)
-    got = {k: find(root, c) for k, c in (("resolver", RESOLVER), ("flex", FLEX), ("gpu", GPU), ("xnnpack", XNN))}
+    got = {k: find(root, c) for k, c in (("resolver", RESOLVER), ("flex", FLEX), ("gpu", GPU), ("xnnpack", XNN),
+                                         ("xnnpack custom ops", XNN_DELEGATE))}
     sources = [{"role": "builtin op list", "path": schema_src, "status": "parsed"}]
     for role, g in got.items():
         info = provenance.get("files", {}).get(g[0], {}) if g else {}
@@ -439,6 +462,7 @@ def build(root: Path, version: str | None = None, schema: str | None = None, sca
     flex = parse_flex(got["flex"][1]) if got["flex"] else {"main": [], "tftext": [], "sentencepiece": []}
     gpu, gpu_custom = parse_gpu(got["gpu"][1], ops) if got["gpu"] else ({}, {})
     xnn = parse_xnnpack(got["xnnpack"][1]) if got["xnnpack"] else {}
+    xnn_custom = parse_xnnpack_custom(got["xnnpack custom ops"][1]) if got["xnnpack custom ops"] else []
     unknown = {"status": "unknown", "constraints": "source not available"}
 
     builtins = {}
@@ -463,9 +487,9 @@ def build(root: Path, version: str | None = None, schema: str | None = None, sca
 
     custom = {}
     scanned = {c for d in (scan or {}).values() for c in d["custom"]}
-    for name in sorted(set(stock_custom) | set(gpu_custom) | scanned):
+    for name in sorted(set(stock_custom) | set(gpu_custom) | scanned | set(xnn_custom)):
         entry = {"cpu": {"kernel": name in stock_custom},
-                 "xnnpack": {"status": "no", "constraints": "custom op"},
+                 "xnnpack": xnn_custom_entry(name) if name in xnn_custom else {"status": "no", "constraints": "custom op"},
                  "gpu": gpu_custom.get(name, {"status": "no", "constraints": "custom op not handled by the GPU delegate"})}
         if scan:
             entry["cpu"]["runtime_resolved"] = {rt: d["custom"].get(name) for rt, d in scan.items()}

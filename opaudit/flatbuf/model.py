@@ -122,6 +122,7 @@ def load(path: str) -> ParsedModel:
 
 
 def _read(mm, size: int, root: int, path: str) -> ParsedModel:
+    """Every subgraph, then the file-level tables, as a ParsedModel (offsets already verified)."""
     m = schema.Model()
     m.Init(mm, root)
     buffers = _buffers(m, size)
@@ -130,52 +131,9 @@ def _read(mm, size: int, root: int, path: str) -> ParsedModel:
     for s in range(m.SubgraphsLength()):
         sg = m.Subgraphs(s)
         ts = [_tensor(s, i, sg.Tensors(i), buffers) for i in range(sg.TensorsLength())]
-        nt = len(ts)
-        ops = []
-        for i in range(sg.OperatorsLength()):
-            o = sg.Operators(i)
-            idx = o.OpcodeIndex()
-            if idx >= len(codes):
-                raise ModelFormatError(
-                    f"damaged flatbuffer: subgraph {s} node {i} uses opcode {idx} of {len(codes)}"
-                )
-            name, kind, version = codes[idx]
-            ins = _ivec(o.InputsAsNumpy() if o.InputsLength() else ())
-            outs = _ivec(o.OutputsAsNumpy() if o.OutputsLength() else ())
-            for t in ins + outs:
-                if t < -1 or t >= nt:
-                    raise ModelFormatError(
-                        f"damaged flatbuffer: subgraph {s} node {i} refers to tensor {t} of {nt}"
-                    )
-            tf_op, node_name = None, None
-            if kind == "flex":
-                fn = flex.parse(_custom_options(o, mm, size))
-                tf_op = fn.op if fn and fn.op else tf_op_type(name)
-                if fn:
-                    flex_nodes[(s, i)] = fn
-                    node_name = fn.name or None
-            elif kind == "custom":
-                tf_op = name
-            if node_name is None and outs and outs[0] >= 0:
-                node_name = ts[outs[0]].name or None
-            ops.append(Operator(s, i, name, kind, version, ins, outs, tf_op, node_name))
-            if (d := o.DebugMetadataIndex()) >= 0:
-                debug_index[(s, i)] = d
-        for t in _ivec(sg.InputsAsNumpy() if sg.InputsLength() else ()) + _ivec(
-            sg.OutputsAsNumpy() if sg.OutputsLength() else ()
-        ):
-            if t < 0 or t >= nt:
-                raise ModelFormatError(f"damaged flatbuffer: subgraph {s} input/output tensor {t} of {nt}")
-        subgraphs.append(
-            SubgraphInfo(
-                s,
-                _text(sg.Name()),
-                _ivec(sg.InputsAsNumpy() if sg.InputsLength() else ()),
-                _ivec(sg.OutputsAsNumpy() if sg.OutputsLength() else ()),
-                len(ops),
-                nt,
-            )
-        )
+        ops = [_operator(s, i, sg.Operators(i), codes, ts, mm, size, flex_nodes, debug_index)
+               for i in range(sg.OperatorsLength())]
+        subgraphs.append(_subgraph(s, sg, len(ops), len(ts)))
         operators.extend(ops)
         tensors.extend(ts)
     metadata, min_rt, debug = _metadata(m, buffers, mm)
@@ -195,6 +153,43 @@ def _read(mm, size: int, root: int, path: str) -> ParsedModel:
         flex_nodes=flex_nodes,
         debug_index=debug_index,
     )
+
+
+def _operator(s: int, i: int, o, codes, ts: list[TensorInfo], mm, size: int,
+              flex_nodes: dict, debug_index: dict) -> Operator:
+    """Node `i` of subgraph `s`, normalized; records its Flex NodeDef and debug-metadata index."""
+    idx = o.OpcodeIndex()
+    if idx >= len(codes):
+        raise ModelFormatError(f"damaged flatbuffer: subgraph {s} node {i} uses opcode {idx} of {len(codes)}")
+    name, kind, version = codes[idx]
+    ins = _ivec(o.InputsAsNumpy() if o.InputsLength() else ())
+    outs = _ivec(o.OutputsAsNumpy() if o.OutputsLength() else ())
+    for t in ins + outs:
+        if t < -1 or t >= len(ts):
+            raise ModelFormatError(f"damaged flatbuffer: subgraph {s} node {i} refers to tensor {t} of {len(ts)}")
+    tf_op, node_name = None, None
+    if kind == "flex":
+        fn = flex.parse(_custom_options(o, mm, size))
+        tf_op = fn.op if fn and fn.op else tf_op_type(name)
+        if fn:
+            flex_nodes[(s, i)] = fn
+            node_name = fn.name or None
+    elif kind == "custom":
+        tf_op = name
+    if node_name is None and outs and outs[0] >= 0:
+        node_name = ts[outs[0]].name or None
+    if (d := o.DebugMetadataIndex()) >= 0:
+        debug_index[(s, i)] = d
+    return Operator(s, i, name, kind, version, ins, outs, tf_op, node_name)
+
+
+def _subgraph(s: int, sg, n_ops: int, n_tensors: int) -> SubgraphInfo:
+    inputs = _ivec(sg.InputsAsNumpy() if sg.InputsLength() else ())
+    outputs = _ivec(sg.OutputsAsNumpy() if sg.OutputsLength() else ())
+    for t in inputs + outputs:
+        if t < 0 or t >= n_tensors:
+            raise ModelFormatError(f"damaged flatbuffer: subgraph {s} input/output tensor {t} of {n_tensors}")
+    return SubgraphInfo(s, _text(sg.Name()), inputs, outputs, n_ops, n_tensors)
 
 
 def _ivec(a) -> tuple[int, ...]:

@@ -136,23 +136,24 @@ def _shape(t) -> str:
 
 
 def _verdicts(report: ModelReport, blocked_by: dict[str, list]) -> list[dict[str, str]]:
-    """Plain-words verdict per target: [{"name", "state": ok|warn|bad, "text"}]."""
+    """Plain-words verdict per target: [{"name", "state": ok|warn|bad, "text"}]. Counts are
+    nodes (`ModelReport.blocked_nodes`), the same figures as the terminal and JSON `counts`."""
     out = []
-    counts = Counter(o.op for o in report.operators)
     for t in TARGETS:
         nodes = blocked_by[t]
         ops = Counter(op.op for op in nodes)
         listing = ", ".join(f"{op} \u00d7{n}" for op, n in ops.most_common(4)) + (" \u2026" if len(ops) > 4 else "")
+        deleg = report.delegation.get(t)
+        source = f" [{report.verdict_sources()[t]}]"
         if nodes:
             what = "Cannot run" if t == "cpu" else "Not usable as is"
-            text = f"{what}: {len(nodes)} node(s) blocked ({listing})."
+            text = f"{what}{source}: {len(nodes)} node(s) blocked ({listing})."
             state = "bad" if t == report.target else "warn"
+        elif deleg and deleg.delegated_count < len(deleg.nodes):
+            left = len(deleg.nodes) - deleg.delegated_count
+            state, text = "warn", f"Runs{source}, but {left} node(s) stay on CPU kernels."
         else:
-            weak = [op for op in counts if report.support.get(op, {}).get(t) and report.support[op][t].status == "no"]
-            state, text = "ok", "Runs: no node is blocked."
-            if weak and t != "cpu":
-                n = sum(counts[o] for o in weak)
-                state, text = "warn", f"Runs, but {n} node(s) of {len(weak)} op type(s) stay on CPU kernels."
+            state, text = "ok", f"Runs{source}: no node is blocked."
         out.append({"name": TARGET_LABEL[t], "state": state, "text": text})
     flex = [o for o in report.operators if o.kind == "flex"]
     if flex:
@@ -166,12 +167,25 @@ def _verdicts(report: ModelReport, blocked_by: dict[str, list]) -> list[dict[str
     return out
 
 
-def inspect_context(report: ModelReport, rule_lookup: RuleLookup | None = None) -> dict[str, Any]:
-    """Everything the inspect templates need, as plain values (names still unescaped)."""
-    lookup = rule_lookup if rule_lookup is not None else rewrites_rule_lookup
-    found = node_findings(report)
-    status = node_status(report, found)
-    tensors = {(t.subgraph, t.index): t for t in report.tensors}
+def _delegation_cards(report: ModelReport) -> list[dict[str, Any]]:
+    """One card per delegate: verdict, source, partitions, coverage, splitters, what-if line."""
+    ops = {(o.subgraph, o.index): o for o in report.operators}
+    cards = []
+    for t, d in report.delegation.items():
+        split = [f"{k[0]}:{k[1]} {ops[k].op}" if k in ops else f"{k[0]}:{k[1]}" for k in d.splitters[:12]]
+        what_if = None
+        if d.if_static:
+            w = d.if_static
+            what_if = (f"with every dynamic dim fixed: {w['verdict']}, {w['partitions']} partition(s), "
+                       f"{w['node_share']:.0%} of nodes, {w['flop_share']:.0%} of FLOPs")
+        cards.append({"target": t, "label": TARGET_LABEL[t], "d": d, "delegated": d.delegated_count,
+                      "total": len(d.nodes), "splitters": split, "more_splitters": max(0, len(d.splitters) - 12),
+                      "what_if": what_if, "state": {"yes": "ok", "maybe": "warn", "no": "bad"}[d.verdict]})
+    return cards
+
+
+def _node_rows(report: ModelReport, found, status, tensors) -> tuple[list, dict, dict[str, list]]:
+    """Table rows, per-node details for the JSON block, and the nodes blocked per target."""
     blocked_by: dict[str, list] = {t: [] for t in TARGETS}
     rows, details = [], {}
     for op in report.operators:
@@ -181,33 +195,37 @@ def inspect_context(report: ModelReport, rule_lookup: RuleLookup | None = None) 
         for t in TARGETS:
             if any(f.blocks(t) for f in fs):
                 blocked_by[t].append(op)
-                reason = "; ".join(f.message for f in fs if f.blocks(t))
-                cells.append(("no", reason))
+                cells.append(("no", "; ".join(f.message for f in fs if f.blocks(t))))
             else:
                 sup = report.support.get(op.op, {}).get(t)
                 cells.append((sup.status if sup else "unknown", sup.reason if sup else ""))
         outs = [tensors.get((op.subgraph, i)) for i in op.outputs]
         name = op.node_name or (outs[0].name if outs and outs[0] else "")
         st = status[key]
-        st_text = f"blocked on {report.target}" if st == "blocked" else st
         rows.append([op.subgraph, op.index, op.op, op.kind, op.layer or "", name,
-                     " ".join(_shape(t) for t in outs), cells, st, st_text])
-        details[f"{op.subgraph}:{op.index}"] = {
-            "op": op.op, "tf_op": op.tf_op, "tf_name": short(op.tf_name, NAME_DATA),
-            "layer": short(op.layer, NAME_DATA), "layer_source": op.layer_source,
-            "node": short(op.node_name, NAME_DATA), "version": op.version,
-            "in": [[i, short(tensors[(op.subgraph, i)].name, NAME_DATA), _shape(tensors[(op.subgraph, i)])]
-                   if (op.subgraph, i) in tensors else [i, "", "?"] for i in op.inputs],
-            "out": [[i, short(t.name, NAME_DATA) if t else "", _shape(t)] for i, t in zip(op.outputs, outs)],
-            "findings": [[f.code, short(f.message, NAME_DATA)] for f in fs],
-        }
-    counts = Counter(o.op for o in report.operators)
-    kinds = {o.op: o.kind for o in report.operators}
-    op_ids = {op: i for i, op in enumerate(sorted(counts))}
-    layers = sorted({o.layer for o in report.operators if o.layer})[:MAX_LAYER_OPTIONS]
-    layer_ids = {layer: i for i, layer in enumerate(layers)}
-    for row in rows:  # filter keys: small integers instead of (untrusted, long) names
-        row += [op_ids[row[2]], layer_ids.get(row[4], "")]
+                     " ".join(_shape(t) for t in outs), cells, st,
+                     f"blocked on {report.target}" if st == "blocked" else st])
+        details[f"{op.subgraph}:{op.index}"] = _node_detail(op, fs, outs, tensors)
+    return rows, details, blocked_by
+
+
+def _node_detail(op: Operator, fs, outs, tensors) -> dict[str, Any]:
+    def inp(i):
+        t = tensors.get((op.subgraph, i))
+        return [i, short(t.name, NAME_DATA), _shape(t)] if t else [i, "", "?"]
+
+    return {
+        "op": op.op, "tf_op": op.tf_op, "tf_name": short(op.tf_name, NAME_DATA),
+        "layer": short(op.layer, NAME_DATA), "layer_source": op.layer_source,
+        "node": short(op.node_name, NAME_DATA), "version": op.version,
+        "in": [inp(i) for i in op.inputs],
+        "out": [[i, short(t.name, NAME_DATA) if t else "", _shape(t)] for i, t in zip(op.outputs, outs)],
+        "findings": [[f.code, short(f.message, NAME_DATA)] for f in fs],
+    }
+
+
+def _matrix(report: ModelReport, counts: Counter, kinds: dict, blocked_by) -> list[dict[str, Any]]:
+    """Op x target support matrix; a cell with blocked nodes shows "no" and their number."""
     blocked_count = {t: Counter(o.op for o in blocked_by[t]) for t in TARGETS}
     matrix = []
     for op, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -218,21 +236,33 @@ def inspect_context(report: ModelReport, rule_lookup: RuleLookup | None = None) 
             cells.append({"status": "no" if b else (sup.status if sup else "unknown"),
                           "reason": sup.reason if sup else "", "blocked": b})
         matrix.append({"op": op, "kind": kinds[op], "count": n, "cells": cells})
+    return matrix
+
+
+def inspect_context(report: ModelReport, rule_lookup: RuleLookup | None = None) -> dict[str, Any]:
+    """Everything the inspect templates need, as plain values (names still unescaped)."""
+    lookup = rule_lookup if rule_lookup is not None else rewrites_rule_lookup
+    found = node_findings(report)
+    tensors = {(t.subgraph, t.index): t for t in report.tensors}
+    rows, details, blocked_by = _node_rows(report, found, node_status(report, found), tensors)
+    counts = Counter(o.op for o in report.operators)
+    kinds = {o.op: o.kind for o in report.operators}
+    op_ids = {op: i for i, op in enumerate(sorted(counts))}
+    layers = sorted({o.layer for o in report.operators if o.layer})[:MAX_LAYER_OPTIONS]
+    layer_ids = {layer: i for i, layer in enumerate(layers)}
+    for row in rows:  # filter keys: small integers instead of (untrusted, long) names
+        row += [op_ids[row[2]], layer_ids.get(row[4], "")]
     return {
         "report": report, "targets": TARGETS, "target_label": TARGET_LABEL, "target_short": TARGET_SHORT,
-        "verdicts": _verdicts(report, blocked_by),
-        "overall_bad": bool(blocked_by[report.target]) or bool(
-            report.probe and report.probe.status not in ("ok", "skipped")),
-        "rows": rows, "matrix": matrix, "failing": _failing(report, found, tensors, lookup),
-        "model_findings": [f for f in report.findings if f.index is None],
+        "verdicts": _verdicts(report, blocked_by), "delegation": _delegation_cards(report),
+        "overall_bad": bool(report.blocking()),
+        "rows": rows, "matrix": _matrix(report, counts, kinds, blocked_by),
+        "failing": _failing(report, found, tensors, lookup),
+        "model_findings": [f for f in report.findings if not f.nodes()],
         "finding_groups": _finding_groups(report),
-        "filters": {
-            "ops": sorted(counts), "kinds": sorted(set(kinds.values())),
-            "layers": layers,
-            "statuses": list(STATUS_VALUE),
-        },
-        "data": {"nodes": details, "overlay": model_explorer_overlay(report),
-                 "sha256": report.sha256},
+        "filters": {"ops": sorted(counts), "kinds": sorted(set(kinds.values())), "layers": layers,
+                    "statuses": list(STATUS_VALUE)},
+        "data": {"nodes": details, "overlay": model_explorer_overlay(report), "sha256": report.sha256},
     }
 
 

@@ -15,7 +15,8 @@ def report_json(report: ModelReport) -> dict[str, Any]:
     Top-level keys: schema_version, path, size, sha256, version, description, subgraphs,
     operators [{subgraph, index, op, kind, version, inputs, outputs, tf_op, node_name, layer,
     layer_source, tf_name}], tensors, signatures, metadata, min_runtime_version,
-    support {op: {target: {status, reason}}}, findings, probe, target, tool, verdicts.
+    support {op: {target: {status, reason}}}, findings, probe, target, tool, runtime_probes,
+    delegation, verdicts, verdict_sources, counts.
     """
     return report.to_dict()
 

@@ -26,11 +26,12 @@ STATUS_COLOR = {"runs": "#cfe8d4", "warning": "#fbe3b0", "blocked": "#f6c1bd"}
 
 
 def node_findings(report: ModelReport) -> dict[tuple[int, int], list[Finding]]:
-    """(subgraph, operator index) -> findings attached to that node."""
+    """(subgraph, operator index) -> findings attached to that node (a grouped finding, one
+    for many nodes of one op, is attached to every node it names: `Finding.nodes()`)."""
     out: dict[tuple[int, int], list[Finding]] = {}
     for f in report.findings:
-        if f.subgraph is not None and f.index is not None:
-            out.setdefault((f.subgraph, f.index), []).append(f)
+        for key in f.nodes():
+            out.setdefault(key, []).append(f)
     return out
 
 

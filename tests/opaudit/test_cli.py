@@ -27,14 +27,16 @@ def test_exit_codes(models, tmp_path):
 
 
 def test_json_several_models(models, tmp_path):
+    """Several models: JSON Lines, one document per model, in the order given."""
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\0" * 100)
     r = run("inspect", "--json", models["clean"], models["custom"], bad)
     assert r.returncode == 2
-    d = json.loads(r.stdout)
-    assert [m.get("path") for m in d["models"]] == [str(models["clean"]), str(models["custom"]), str(bad)]
-    assert d["models"][1]["findings"][0]["code"] == "UNRESOLVED_CUSTOM_OP"
-    assert "error" in d["models"][2]
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert sorted(m.get("path") for m in docs) == sorted([str(models["clean"]), str(models["custom"]), str(bad)])
+    by = {m["path"]: m for m in docs}
+    assert by[str(models["custom"])]["findings"][0]["code"] == "UNRESOLVED_CUSTOM_OP"
+    assert "error" in by[str(bad)] and by[str(bad)]["exit_code"] == 2
 
 
 def test_json_single_model(models):

@@ -50,3 +50,31 @@ def test_parse_nested_failures():
     err = "Encountered unresolved custom op: X.Node number 0 (X) failed to prepare.Node number 3 (WHILE) failed to prepare."
     assert parse_failed_nodes(err) == [(0, "X", "prepare"), (3, "WHILE", "prepare")]
     assert parse_failed_nodes("") == []
+
+
+def test_both_resolvers_reply(models):
+    from opaudit.probe import start_probe
+
+    got = start_probe(str(models["custom"])).results()
+    assert got["stock"].status == "prepare_failed" and got["stock"].resolver == "stock"
+    assert got["default"].resolver == "default"  # no delegate implements CropAndResize either
+    assert got["default"].status == "prepare_failed"
+
+
+def test_crash_in_the_default_run_keeps_the_stock_reply(models):
+    from opaudit.probe import start_probe
+
+    first = '{"resolver": "stock", "status": "ok", "stage": null, "error": null}'
+    crash = (sys.executable, "-c", f"import os, signal, sys; print({first!r}); sys.stdout.flush(); "
+                                   "os.kill(os.getpid(), signal.SIGSEGV)")
+    got = start_probe(str(models["clean"]), worker=crash).results()
+    assert got["default"].status == "crashed" and got["default"].exit_signal == 11
+    assert got["stock"].status == "ok" and got["stock"].note.startswith("invoke not measured")
+
+
+def test_delegate_nodes_are_reported(models):
+    from opaudit.probe import start_probe
+
+    got = start_probe(str(models["clean"])).results()
+    assert got["default"].status == "ok"
+    assert [d["index"] for d in got["default"].delegate_nodes] == [3]  # 3 nodes, then XNNPACK's node

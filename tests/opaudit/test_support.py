@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from opaudit import support
-from opaudit.findings import Operator, TensorInfo
+from tests.opaudit.graphs import Op, T
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).parent / "fixtures" / "op_support_src"
@@ -20,17 +20,6 @@ def _regen():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def T(index, dtype="float32", shape=(1, 8, 8, 3), sig=None, const=False, quant=None, name=None):
-    return TensorInfo(subgraph=0, index=index, name=name or f"t{index}", dtype=dtype, shape=shape,
-                      shape_signature=sig, buffer=index + 1 if const else 0,
-                      buffer_size=64 if const else 0, quantization=quant)
-
-
-def Op(op, inputs, outputs, kind="builtin", version=1, tf_op=None):
-    return Operator(subgraph=0, index=0, op=op, kind=kind, version=version,
-                    inputs=tuple(inputs), outputs=tuple(outputs), tf_op=tf_op)
 
 
 def conv_graph(dtype="float32", sig=None, quant=None, version=1):
@@ -47,7 +36,7 @@ def test_data_file_is_versioned_and_sourced():
     assert d["tensorflow_version"] == "2.21.0"
     assert support.data_version() == "TF 2.21.0 sources"
     parsed = [s for s in d["sources"] if s["status"] == "parsed" and s["role"] != "builtin op list"]
-    assert {s["role"] for s in parsed} == {"resolver", "flex", "gpu", "xnnpack"}
+    assert {s["role"] for s in parsed} == {"resolver", "flex", "gpu", "xnnpack", "xnnpack custom ops"}
     assert all(len(s["commit"]) == 40 and "/" in s["repo"] for s in parsed)
     assert "Flex delegate" in d["flex"]["statement"]
 
@@ -179,8 +168,12 @@ def test_regen_on_fixture_tree(tmp_path):
     assert b["WHILE"]["cpu"]["versions"] == [1, 1]
     assert b["BROADCAST_TO"]["cpu"]["versions"] == [2, 3]
     assert b["RELU"]["cpu"]["kernel"] is False  # commented-out registration
-    assert sorted(d["custom"]) == ["Mfcc", "Resampler", "TFLite_Detection_PostProcess"]
+    assert sorted(d["custom"]) == ["Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "Mfcc", "Resampler",
+                                   "TFLite_Detection_PostProcess"]  # "CommentedOut" stays out
     assert d["custom"]["Resampler"]["cpu"]["kernel"] is False
+    assert d["custom"]["Convolution2DTransposeBias"]["xnnpack"]["checks"] == {"static_inputs": [1, 2]}
+    assert d["custom"]["Convolution2DTransposeBias"]["xnnpack"]["status"] == "yes"
+    assert d["custom"]["Mfcc"]["xnnpack"]["status"] == "no"
     assert d["flex"]["allowlist"] == ["Add", "CropAndResize", "DenseToDenseSetOperation"]
     assert d["flex"]["tftext_allowlist"] == ["WhitespaceTokenizeWithOffsets"]
     res = next(s for s in d["sources"] if s["role"] == "resolver")
@@ -219,3 +212,51 @@ def test_regen_reports_missing_sources(tmp_path):
     d = _regen().build(tmp_path, version="1.0")
     assert d["builtins"]["ADD"]["gpu"]["status"] == "unknown"
     assert all(s["status"].startswith("not found") for s in d["sources"] if s["role"] != "builtin op list")
+
+
+# ----------------------------------------------------------------------------- graph facts
+def fp16_conv():
+    """DEQUANTIZE(fp16 weights) -> CONV_2D: the layout of fp16-quantized models."""
+    tensors = [T(0), T(1, "float16", (4, 3, 3, 3), const=True), T(2, shape=(4, 3, 3, 3)),
+               T(3, "float16", (4,), const=True), T(4, shape=(1, 8, 8, 4)), T(5, shape=(4,))]
+    ops = [Op("DEQUANTIZE", [1], [2], index=0), Op("DEQUANTIZE", [3], [5], index=1),
+           Op("CONV_2D", [0, 2, 5], [4], index=2)]
+    return ops, tensors
+
+
+def test_fp16_dequantize_folds_for_both_delegates():
+    ops, tensors = fp16_conv()
+    bare = [support.support_for(o, tensors) for o in ops]
+    assert bare[0]["xnnpack"].status == "no" and bare[2]["xnnpack"].status == "no"  # without the fold
+    assert bare[2]["gpu"].status == "no"  # weights and bias looked like runtime inputs
+    facts = support.graph_facts(ops, tensors)
+    assert set(facts.folded) == {(0, 2), (0, 5)}
+    folded = [support.support_for(o, tensors, facts) for o in ops]
+    assert [s["xnnpack"].status for s in folded] == ["yes", "yes", "yes"]
+    assert [s["gpu"].status for s in folded] == ["yes", "yes", "yes"]
+    assert "FP16GraphPartitionHelper" in folded[0]["gpu"].reason
+    assert folded[0]["cpu"].status == "yes"
+
+
+def test_int8_dequantize_is_not_folded():
+    tensors = [T(0, "int8", (4,), const=True, quant={"scale": [0.1], "zero_point": [0]}), T(1, shape=(4,))]
+    ops = [Op("DEQUANTIZE", [0], [1])]
+    assert support.graph_facts(ops, tensors).folded == {}
+
+
+def test_mediapipe_custom_ops_are_taken_by_xnnpack():
+    tensors = [T(0), T(1, shape=(3, 2, 2, 4), const=True), T(2, shape=(3,), const=True), T(3, shape=(1, 16, 16, 3))]
+    s = support.support_for(Op("Convolution2DTransposeBias", [0, 1, 2], [3], kind="custom"), tensors)
+    assert s["cpu"].status == "no" and s["xnnpack"].status == "yes"
+    dyn_weights = tensors[:1] + [T(1, shape=(3, 2, 2, 4))] + tensors[2:]
+    s = support.support_for(Op("Convolution2DTransposeBias", [0, 1, 2], [3], kind="custom"), dyn_weights)
+    assert s["xnnpack"].status == "no" and "constant" in s["xnnpack"].reason
+    assert support.support_for(Op("NonMaxSuppressionV3", [0], [3], kind="custom"), tensors)["xnnpack"].status == "no"
+
+
+def test_facts_decide_what_is_dynamic():
+    op, tensors = conv_graph(sig=(-1, 8, 8, 3))
+    still = support.GraphFacts(dynamic=frozenset({(0, 0)}))
+    assert support.support_for(op, tensors, still)["gpu"].status == "no"
+    fixed = support.GraphFacts(dynamic=frozenset())
+    assert support.support_for(op, tensors, fixed)["gpu"].status == "yes"
