@@ -169,13 +169,14 @@ def report(
 def fix(
     model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras | model.h5 | SavedModel dir.")],
     config: Annotated[str, typer.Option(help="mrcnn config: small | coco.")] = "small",
-    weights: Annotated[Optional[Path], typer.Option(help="mrcnn weights (.h5, reference layout).")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="mrcnn weights (.h5, reference/Keras 2 layout, loaded by layer name).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (model.tflite, fix.json, report.html).")] = Path("out/fix"),
     samples: Annotated[Optional[str], typer.Option(help="file.py:function returning a list of input lists for parity.")] = None,
     max_iterations: Annotated[int, typer.Option(help="Convert/rewrite rounds at most.")] = 6,
     timeout: Annotated[float, typer.Option(help="Seconds allowed for one conversion.")] = 900.0,
     rules: Annotated[Optional[list[Path]], typer.Option("--rules", help="Extra rule files (repeatable).")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Serve unchanged reruns from the cache.")] = True,
+    weights_exclude: Annotated[Optional[list[str]], typer.Option("--weights-exclude", help="Layer not to load from --weights (repeatable), e.g. heads with another class count.")] = None,
     keras: Annotated[Optional[str], typer.Option("--keras", help="2 | 3: Keras version of the model code/file (default: detected; 2 runs under tf_keras).")] = None,
 ) -> None:
     """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras."""
@@ -184,7 +185,8 @@ def fix(
 
     result = run_fix(model, out=out, config=config, weights=str(weights) if weights else None,
                      samples=samples, max_iterations=max_iterations, timeout=timeout,
-                     rules=[str(r) for r in rules or []], use_cache=cache, keras=keras)
+                     rules=[str(r) for r in rules or []], use_cache=cache, keras=keras,
+                     weights_exclude=weights_exclude or ())
     print_summary(result)
     raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 

@@ -38,6 +38,7 @@ class LoadedModel:
     keras: Any = None
     saved_model: Any = None
     context: Any = None
+    weights_report: dict[str, Any] | None = None  # which layers came from ``spec.weights``
 
 
 class ModelKind:
@@ -89,19 +90,25 @@ def load(spec: ModelSpec) -> LoadedModel:
 
 @register_kind("mrcnn")
 class MaskRCNNKind(ModelKind):
-    """Our Mask R-CNN (`mrcnn/`): seeded weights or a reference-layout .h5; samples are
+    """Our Mask R-CNN (`mrcnn/`): seeded weights or a reference-layout .h5 (Keras 2
+    ``save_weights`` layout, loaded by layer name, ``spec.weights_exclude`` skipped); samples are
     synthetic images molded by `MaskRCNN.mold_inputs` (so image meta and anchors are valid)."""
 
     TWIN_OVERRIDES = {"DETECTION_MIN_CONFIDENCE": 0.0}
 
     def load(self, spec: ModelSpec) -> LoadedModel:
         import mrcnn
+        from mrcnn.weights import WeightsMismatchError
 
         cfg = mrcnn.get_config(spec.config or "small", **(spec.overrides or {}))
         net = mrcnn.MaskRCNN(cfg)
+        report = None
         if spec.weights:
-            net.load_weights(spec.weights)
-        return LoadedModel(keras=net.keras_model, context={"net": net, "config": cfg})
+            try:
+                report = net.load_weights(spec.weights, exclude=spec.weights_exclude or None)
+            except WeightsMismatchError as exc:
+                raise UsageError(f"{exc} (CLI: --weights-exclude LAYER)") from None
+        return LoadedModel(keras=net.keras_model, context={"net": net, "config": cfg}, weights_report=report)
 
     def samples(self, loaded: LoadedModel, n: int):
         from opaudit.samples import SEED, synthetic_images

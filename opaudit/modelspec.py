@@ -49,6 +49,7 @@ class ModelSpec:
     function: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     keras: str = "3"  # "2": built and converted under tf_keras
+    weights_exclude: list[str] = field(default_factory=list)  # layers not loaded from ``weights``
 
     @property
     def env(self) -> dict[str, str]:

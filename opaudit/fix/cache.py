@@ -50,7 +50,7 @@ def _hash_files(h, files: Iterable[Path]) -> None:
 
 def key(spec: ModelSpec, *, samples: str | None, rules: Iterable[str], options: dict[str, Any]) -> str:
     h = hashlib.sha256()
-    ident = {k: getattr(spec, k) for k in ("kind", "config", "overrides", "function", "keras")}
+    ident = {k: getattr(spec, k) for k in ("kind", "config", "overrides", "function", "keras", "weights_exclude")}
     h.update(json.dumps({"spec": ident, "versions": versions(), "options": options,
                          "samples": samples and samples.rsplit(":", 1)[-1], "rules": sorted(rules)},
                         sort_keys=True, default=str).encode())

@@ -7,6 +7,7 @@ process reads files, inspects flatbuffers and picks rules, so a cache hit never 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shutil
@@ -30,7 +31,8 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
             samples: str | None = None, max_iterations: int = 6, timeout: float = 900.0,
             rules: Sequence[str] = (), use_cache: bool = True,
             progress: Callable[[str], None] | None = None, pre_audit: bool = True,
-            worker: tuple[str, ...] = WORKER, keras: str | None = None) -> FixResult:
+            worker: tuple[str, ...] = WORKER, keras: str | None = None,
+            weights_exclude: Sequence[str] = ()) -> FixResult:
     """Convert ``model`` to a builtin-only .tflite, rewriting layers until it runs and matches Keras.
 
     Writes ``out/model.tflite`` (when converted), ``out/fix.json`` (``FixResult.to_dict()``) and
@@ -38,12 +40,14 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
     the parity run). ``pre_audit=False`` still traces the graph but starts from an empty plan,
     so every blocker is found by converting. ``worker`` is the worker command (tests inject
     one). ``keras`` ("2" | "3") overrides the detected Keras version of the model's code or file
-    (`opaudit.modelspec`). Raises UsageError for a MODEL, weights or samples the tool cannot use.
+    (`opaudit.modelspec`). ``weights_exclude`` names layers not to load from ``weights`` (heads
+    whose class count differs). Raises UsageError for a MODEL, weights or samples the tool cannot use.
     """
     t0 = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    spec = describe(model, config if model == "mrcnn" else None, weights, keras)
+    spec = dataclasses.replace(describe(model, config if model == "mrcnn" else None, weights, keras),
+                               weights_exclude=list(weights_exclude))
     options = {"max_iterations": max_iterations, "timeout": timeout, "pre_audit": pre_audit}
     key = cache.key(spec, samples=samples, rules=rules, options=options)
     if use_cache and (entry := cache.lookup(key)):
@@ -131,6 +135,8 @@ def prepare(session: Session, result: FixResult) -> bool:
     session.layer_rules = pre.get("layer_rules", {})
     result.model["inputs"] = prep["signature"]
     result.model["outputs"] = prep.get("outputs")
+    if prep.get("weights_report"):
+        result.model["weights_report"] = prep["weights_report"]
     result.pre_audit = PreAudit(seconds=pre.get("seconds"), wall_seconds=prep["wall_seconds"],
                                 findings=adapt.from_preaudit(pre.get("findings", [])),
                                 layer_rules=session.layer_rules, note=pre.get("note"))

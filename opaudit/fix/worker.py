@@ -89,6 +89,7 @@ def do_prepare(task: dict[str, Any]) -> dict[str, Any]:
         data, note = samples.random_samples(sig), f"{samples.N_SAMPLES} seeded random inputs (seed {samples.SEED})"
     samples.save(work / "samples.npz", samples.validate(data, sig))
     result: dict[str, Any] = {"signature": sig, "samples": len(data), "samples_note": note,
+                              "weights_report": loaded.weights_report,
                               "layers": [], "pre_audit": {"findings": [], "layer_rules": {}}}
     if loaded.keras is None:
         result["pre_audit"]["note"] = "SavedModel: no Keras layers, layer rules cannot apply"

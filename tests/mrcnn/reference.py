@@ -401,6 +401,13 @@ def build_small():
     return build_reference_model("small")[0].keras_model
 
 
+def samples_small(count: int = 3):
+    """``--samples`` entry for `build_small`: ``count`` seeded images (`sample_images`) molded by
+    the reference itself, each ``[molded, meta, anchors]`` with batch 1 (see `reference_inputs`)."""
+    net = build_reference_model("small")[0]
+    return [reference_inputs(net, [img]) for img in sample_images(count)]
+
+
 def _run(request, out_dir: Path) -> dict:
     import tensorflow as tf
     net, inputs, notes = build_reference_model(
