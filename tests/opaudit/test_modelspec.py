@@ -58,3 +58,9 @@ def test_model_kinds_registry_contract():
         model_kinds.get_kind("onnx")
     with pytest.raises(ValueError, match="registered twice"):
         model_kinds.register_kind("mrcnn")(model_kinds.ModelKind)
+
+
+def test_import_file_supports_dataclasses(tmp_path):
+    f = tmp_path / "with_dc.py"
+    f.write_text("import dataclasses\n\n@dataclasses.dataclass\nclass P:\n    x: int = 1\n\ndef build():\n    return P()\n")
+    assert modelspec.import_file(str(f), "opaudit_test_dc").build().x == 1
