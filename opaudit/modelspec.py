@@ -152,8 +152,18 @@ def identity_files(spec: ModelSpec) -> list[Path]:
     return files
 
 
+_IMPORTED: dict[str, Any] = {}
+
+
 def import_file(path: str, name: str = "opaudit_user_module"):
-    """Import a Python file by path (user model builders, sample and rule files)."""
+    """Import a Python file by path (user model builders, sample and rule files).
+
+    A file is imported once per process: ``--model f.py:build --samples f.py:samples`` share
+    one module, so whatever ``build`` set up is there for ``samples``.
+    """
+    key = os.path.realpath(path)
+    if key in _IMPORTED:
+        return _IMPORTED[key]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise UsageError(f"cannot import {path}: not a Python file")
@@ -164,6 +174,7 @@ def import_file(path: str, name: str = "opaudit_user_module"):
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    _IMPORTED[key] = module
     return module
 
 

@@ -170,9 +170,12 @@ def load_reference_modules() -> types.SimpleNamespace:
         raise RuntimeError("the reference needs TF_USE_LEGACY_KERAS=1 (tf_keras)")
     if _LOADED:
         return _LOADED[0]
+    if getattr(sys.modules.get("pixellib"), "opaudit_reference", False):  # loaded by another copy of this file
+        return types.SimpleNamespace(**{n: sys.modules[f"pixellib.instance.{n}"] for n in MODULES})
     folder = reference_dir()
     package = types.ModuleType("pixellib")
     package.__path__ = []
+    package.opaudit_reference = True
     instance = types.ModuleType("pixellib.instance")
     instance.__path__ = []
     sys.modules.update({"pixellib": package, "pixellib.instance": instance})

@@ -64,3 +64,11 @@ def test_import_file_supports_dataclasses(tmp_path):
     f = tmp_path / "with_dc.py"
     f.write_text("import dataclasses\n\n@dataclasses.dataclass\nclass P:\n    x: int = 1\n\ndef build():\n    return P()\n")
     assert modelspec.import_file(str(f), "opaudit_test_dc").build().x == 1
+
+
+def test_import_file_imports_a_file_once(tmp_path):
+    f = tmp_path / "once.py"
+    f.write_text("STATE = []\n")
+    a = modelspec.import_file(str(f), "opaudit_test_once_a")
+    a.STATE.append(1)
+    assert modelspec.import_file(str(f), "opaudit_test_once_b").STATE == [1]
