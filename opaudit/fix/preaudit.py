@@ -100,8 +100,8 @@ def scan_layers(layers: dict[str, Any], layer_rules) -> tuple[list[dict[str, Any
         names = layer_rules(layer)
         if names:
             table[path] = names
-        if type(layer).__name__ != "TimeDistributed":
-            continue
+        if type(layer).__name__ != "TimeDistributed" or type(layer).__module__.startswith("tf_keras"):
+            continue  # tf_keras folds the steps into the batch (RESHAPE -> op -> RESHAPE): no unroll
         try:
             steps = layer.input.shape[1]
         except Exception:  # noqa: BLE001 - layer not called / multiple inbound nodes
