@@ -1,0 +1,92 @@
+"""The Keras side of `opaudit compare`: a functional model as a list of call nodes, and running
+any part of it on given tensors (worker side; imports Keras lazily).
+
+A Keras 3 functional model is a DAG of *nodes* (one per layer call; a layer called twice, like a
+shared RPN head, has two) joined by symbolic tensors. `graph(model)` lists the top-level nodes
+in execution order, each with the keys (``id`` of the symbolic tensor) of its inputs and
+outputs. `evaluate(nodes, known, targets)` computes the ``targets`` from the ``known`` values,
+running only the nodes needed -- the whole model (known = the model inputs), one layer (known =
+its inputs), or the smallest sub-model between given boundaries. Every layer runs with
+``training=False``, as the converter exports it. Nested models are one node (their own layers
+are not split).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class KNode:
+    """One layer call. ``order``: execution order; ``inputs``/``outputs``: tensor keys;
+    ``shapes``: symbolic output shapes (batch may be None)."""
+
+    order: int
+    layer: str
+    class_name: str
+    inputs: list[int]
+    outputs: list[int]
+    shapes: list[tuple]
+    node: Any = None
+
+
+def graph(model) -> tuple[list[KNode], list[int], list[int]]:
+    """-> (nodes in execution order, model input keys, model output keys). Keras 3 functional
+    models only; a subclassed model raises ValueError (it has no call graph to cut)."""
+    by_depth = getattr(model, "_nodes_by_depth", None)
+    if by_depth is None:
+        raise ValueError(f"{type(model).__name__} is not a functional Keras 3 model: no layer graph to compare")
+    nodes: list[KNode] = []
+    calls: dict[str, int] = {}
+    for depth in sorted(by_depth, reverse=True):
+        for node in by_depth[depth]:
+            if not node.operation or node.is_input:
+                continue
+            name = node.operation.name
+            calls[name] = calls.get(name, 0) + 1
+            label = name if calls[name] == 1 else f"{name}#{calls[name]}"
+            nodes.append(KNode(order=len(nodes), layer=label, class_name=type(node.operation).__name__,
+                               inputs=[id(x) for x in node.input_tensors],
+                               outputs=[id(x) for x in node.outputs],
+                               shapes=[tuple(x.shape) for x in node.outputs], node=node))
+    return nodes, [id(x) for x in model.inputs], [id(x) for x in model.outputs]
+
+
+def producers(nodes: list[KNode]) -> dict[int, KNode]:
+    """Tensor key -> the node that produces it."""
+    return {k: n for n in nodes for k in n.outputs}
+
+
+def region(target: KNode, have: set[int], made_by: dict[int, KNode]) -> list[KNode]:
+    """The nodes to run, in execution order, to compute ``target`` from the tensors in ``have``:
+    walk back from its inputs until every path reaches a tensor in ``have``."""
+    need: dict[int, KNode] = {target.order: target}
+    stack = [k for k in target.inputs if k not in have]
+    while stack:
+        k = stack.pop()
+        n = made_by.get(k)
+        if n is None or n.order in need:
+            continue
+        need[n.order] = n
+        stack.extend(x for x in n.inputs if x not in have)
+    return [need[o] for o in sorted(need)]
+
+
+def run_nodes(run: list[KNode], values: dict[int, Any]) -> dict[int, Any]:
+    """Run ``run`` in order on ``values`` (tensor key -> array), adding what each node makes.
+    Returns ``values`` (numpy arrays for every output made)."""
+    import keras
+
+    for n in run:
+        args, kwargs = n.node.arguments.fill_in(values)
+        op = n.node.operation
+        if getattr(op, "_call_has_training_arg", False):
+            kwargs = {**kwargs, "training": False}
+        out = op(*args, **kwargs)
+        flat = keras.tree.flatten(out)
+        for key, v in zip(n.outputs, flat):
+            values[key] = keras.ops.convert_to_numpy(v)
+    return values
