@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from opaudit.errors import UsageError
+
 
 
 @dataclass
@@ -35,10 +36,10 @@ class KNode:
 
 def graph(model) -> tuple[list[KNode], list[int], list[int]]:
     """-> (nodes in execution order, model input keys, model output keys). Keras 3 functional
-    models only; a subclassed model raises ValueError (it has no call graph to cut)."""
+    models only; a subclassed model raises UsageError (it has no call graph to cut)."""
     by_depth = getattr(model, "_nodes_by_depth", None)
     if by_depth is None:
-        raise ValueError(f"{type(model).__name__} is not a functional Keras 3 model: no layer graph to compare")
+        raise UsageError(f"{type(model).__name__} is not a functional Keras 3 model: no layer graph to compare")
     nodes: list[KNode] = []
     calls: dict[str, int] = {}
     for depth in sorted(by_depth, reverse=True):

@@ -74,9 +74,13 @@ class Runner:
     """
 
     def __init__(self, path: str, sig_in: dict[str, int]):
+        import warnings
+
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interp = Interpreter(model_path=path, experimental_preserve_all_tensors=True)
+        with warnings.catch_warnings():  # "intended for debugging purposes only": that is the purpose
+            warnings.simplefilter("ignore", UserWarning)
+            self.interp = Interpreter(model_path=path, experimental_preserve_all_tensors=True)
         self.interp.allocate_tensors()
         self.sig_in = sig_in
 
