@@ -163,6 +163,7 @@ def compare(
     from opaudit.compare import compare_model
     from opaudit.render import compare_terminal
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are not ours
     plan = _plan_from(fix_json) if fix_json else None
     with compare_terminal.progress_line(enabled=not json_out and sys.stderr.isatty()) as say:
         report = compare_model(model, tflite, config=config, weights=str(weights) if weights else None,

@@ -21,17 +21,22 @@ def build_clean():
     import keras
 
     keras.utils.set_random_seed(1)
-    rnd = keras.initializers.RandomNormal(0.0, 0.3, seed=2)
+    init = keras.initializers
+
+    def rnd(mean=0.0):  # a fresh initializer per weight (one seeded object repeats its values)
+        return init.RandomNormal(mean, 0.3)
+
     x = keras.Input((12, 12, 3), batch_size=1, name="img")
-    h = keras.layers.Conv2D(6, 3, padding="same", name="conv", bias_initializer=rnd)(x)
-    h = keras.layers.BatchNormalization(name="bn", beta_initializer=rnd, gamma_initializer="random_uniform",
-                                        moving_mean_initializer=rnd, moving_variance_initializer="ones")(h)
+    h = keras.layers.Conv2D(6, 3, padding="same", name="conv", bias_initializer=rnd())(x)
+    h = keras.layers.BatchNormalization(name="bn", beta_initializer=rnd(0.3), moving_mean_initializer=rnd(),
+                                        gamma_initializer=init.RandomUniform(0.5, 1.5),
+                                        moving_variance_initializer=init.RandomUniform(0.5, 2.0))(h)
     h = keras.layers.ReLU(name="relu")(h)
-    a = keras.layers.Conv2D(6, 1, name="conv_b", activation="relu", bias_initializer=rnd)(h)
+    a = keras.layers.Conv2D(6, 1, name="conv_b", activation="relu", bias_initializer=rnd())(h)
     h = keras.layers.Add(name="add")([h, a])
     h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
-    h = keras.layers.Dense(16, name="dense", activation="tanh", bias_initializer=rnd)(h)
-    y = keras.layers.Dense(5, name="logits", bias_initializer=rnd)(h)
+    h = keras.layers.Dense(16, name="dense", activation="tanh", bias_initializer=rnd())(h)
+    y = keras.layers.Dense(5, name="logits", bias_initializer=rnd())(h)
     y = keras.layers.Softmax(name="probs")(y)
     return keras.Model(x, y, name="clean")
 
