@@ -10,6 +10,7 @@ tensors (isolated). Metrics are merged over samples (worst case) and turned into
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -65,18 +66,34 @@ def compare_loaded(model, tflite: str, samples: list[list[np.ndarray]], *, label
     g, runner, feed = _prepare(model, tflite)
     per_sample: list[dict[int, _Seen]] = []
     outputs: list[list[Metrics | None]] = []
+    clock = {"prepare": time.monotonic() - t0, "keras": 0.0, "tflite": 0.0, "match": 0.0, "isolated": 0.0}
     for s, inputs in enumerate(samples):
         say(f"sample {s + 1}/{len(samples)}: Keras layer by layer")
-        kvals = keras_graph.run_nodes(g.nodes, dict(zip(g.in_keys, inputs)))
+        with _timed(clock, "keras"):
+            kvals = keras_graph.run_nodes(g.nodes, dict(zip(g.in_keys, inputs)))
         say(f"sample {s + 1}/{len(samples)}: TFLite, every tensor kept")
-        runner.run(feed(inputs))
+        with _timed(clock, "tflite"):
+            runner.run(feed(inputs))
         if s == 0:
-            _match(g, runner, kvals)
-        tvals = {k: runner.get(t) for k, t in g.assigned.items()}
-        per_sample.append(_sample(g, s, inputs, kvals, tvals, bar, say))
-        outputs.append([metrics.measure(kvals[k], tvals[k], bar) if k in tvals else None for k in g.out_keys])
+            with _timed(clock, "match"):
+                _match(g, runner, kvals)
+        with _timed(clock, "isolated"):
+            tvals = {k: runner.get(t) for k, t in g.assigned.items()}
+            per_sample.append(_sample(g, s, inputs, kvals, tvals, bar, say))
+            outputs.append([metrics.measure(kvals[k], tvals[k], bar) if k in tvals else None for k in g.out_keys])
         del kvals, tvals
-    return _report(model, g, per_sample, outputs, label, tflite, bar, plan, time.monotonic() - t0)
+    rep = _report(model, g, per_sample, outputs, label, tflite, bar, plan, time.monotonic() - t0)
+    rep.timings = {k: round(v, 2) for k, v in clock.items()}
+    return rep
+
+
+@contextlib.contextmanager
+def _timed(clock: dict[str, float], key: str):
+    t = time.monotonic()
+    try:
+        yield
+    finally:
+        clock[key] += time.monotonic() - t
 
 
 def _prepare(model, tflite: str):

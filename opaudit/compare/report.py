@@ -108,6 +108,7 @@ class CompareReport:
     summary: str = ""
     end_to_end: float | None = None
     seconds: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, summed over samples
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -121,4 +122,4 @@ class CompareReport:
                 "explanations": [e.to_dict() for e in self.explanations],
                 "outputs": [o.to_dict() for o in self.outputs],
                 "layers": [c.to_dict() for c in self.layers], "no_tensor": self.no_tensor,
-                "seconds": self.seconds, "notes": list(self.notes)}
+                "seconds": self.seconds, "timings": dict(self.timings), "notes": list(self.notes)}
