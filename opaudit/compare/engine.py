@@ -20,6 +20,7 @@ import numpy as np
 from opaudit.compare import boundaries, keras_graph, mechanisms, metrics, tflite_side, verdict
 from opaudit.compare.metrics import BAR, Metrics
 from opaudit.compare.report import CompareReport, LayerComparison, OutputComparison
+from opaudit.fix import parity as fixparity
 
 SENSITIVITY_TRIALS = 3
 MIN_NOISE = 1e-6  # relative input noise of the sensitivity test when inputs are exact
@@ -66,6 +67,7 @@ def compare_loaded(model, tflite: str, samples: list[list[np.ndarray]], *, label
     g, runner, feed = _prepare(model, tflite)
     per_sample: list[dict[int, _Seen]] = []
     outputs: list[list[Metrics | None]] = []
+    verdicts: list[list[dict]] = []  # the parity comparisons of `fix` (row sets for rois/detections)
     clock = {"prepare": time.monotonic() - t0, "keras": 0.0, "tflite": 0.0, "match": 0.0, "isolated": 0.0}
     for s, inputs in enumerate(samples):
         say(f"sample {s + 1}/{len(samples)}: Keras layer by layer")
@@ -81,8 +83,10 @@ def compare_loaded(model, tflite: str, samples: list[list[np.ndarray]], *, label
             tvals = {k: runner.get(t) for k, t in g.assigned.items()}
             per_sample.append(_sample(g, s, inputs, kvals, tvals, bar, say))
             outputs.append([metrics.measure(kvals[k], tvals[k], bar) if k in tvals else None for k in g.out_keys])
+            verdicts.append(_parity(model, g, kvals, tvals, bar))
         del kvals, tvals
-    rep = _report(model, g, per_sample, outputs, label, tflite, bar, plan, time.monotonic() - t0)
+    passed = {o["name"]: bool(o["passed"]) for o in fixparity.merge_samples(verdicts)}
+    rep = _report(model, g, per_sample, outputs, passed, label, tflite, bar, plan, time.monotonic() - t0)
     rep.timings = {k: round(v, 2) for k, v in clock.items()}
     return rep
 
@@ -230,8 +234,18 @@ def _merge(n, g: _Graph, seen: list[_Seen], plan, bar: float) -> LayerComparison
     return c
 
 
-def _report(model, g: _Graph, per_sample, outputs, label: str, tflite: str, bar: float, plan,
-            seconds: float) -> CompareReport:
+def _parity(model, g: _Graph, kvals, tvals, bar: float) -> list[dict]:
+    """One sample's outputs judged as `fix` judges them (`opaudit.fix.parity`, dense bar = ``bar``)."""
+    from opaudit.modelspec import output_names
+
+    names = output_names(model)
+    pairs = [(names[i] if i < len(names) else f"output_{i}", k) for i, k in enumerate(g.out_keys) if k in tvals]
+    return fixparity.compare_outputs({n: kvals[k] for n, k in pairs}, {n: tvals[k] for n, k in pairs},
+                                     {**fixparity.BAR, "rel": bar})
+
+
+def _report(model, g: _Graph, per_sample, outputs, passed: dict[str, bool], label: str, tflite: str,
+            bar: float, plan, seconds: float) -> CompareReport:
     from opaudit.modelspec import output_names
 
     layers = [_merge(n, g, [ps[n.order] for ps in per_sample if n.order in ps], plan, bar) for n in g.nodes]
@@ -249,6 +263,7 @@ def _report(model, g: _Graph, per_sample, outputs, label: str, tflite: str, bar:
             outs.append(OutputComparison(
                 name=names[i] if i < len(names) else f"output_{i}",
                 tensor=g.tensors[t].name if t in g.tensors else f"tensor {t}", metrics=metrics.worst(ms),
+                passed=passed.get(names[i] if i < len(names) else f"output_{i}"),
                 rows={s: o[i].rows for s, o in enumerate(outputs) if o[i] is not None and o[i].rows}))
     v, first, ex, summary = verdict.decide(layers, outs, bar)
     rep = CompareReport(verdict=v, model=label, tflite=tflite, samples=len(per_sample), bar=bar, layers=layers,

@@ -63,15 +63,21 @@ class LayerComparison:
 
 @dataclass
 class OutputComparison:
-    """One model output end to end (Keras vs TFLite on the real inputs)."""
+    """One model output end to end (Keras vs TFLite on the real inputs). ``passed``: judged as
+    `fix` judges parity (`opaudit.fix.parity`: proposals and detections as row sets, per-ROI heads
+    on matched rows); None -> by ``metrics`` against the bar."""
 
     name: str
     tensor: str
     metrics: Metrics
     rows: dict[int, list[int]] = field(default_factory=dict)
+    passed: bool | None = None
+
+    def ok(self, bar: float) -> bool:
+        return self.metrics.equal(bar) if self.passed is None else self.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "tensor": self.tensor, **self.metrics.to_dict(),
+        return {"name": self.name, "tensor": self.tensor, "passed": self.passed, **self.metrics.to_dict(),
                 "rows": {str(s): r for s, r in sorted(self.rows.items())}}
 
 

@@ -6,7 +6,8 @@
   ill-conditioned there (crop_and_resize at the image border, NMS/top-k near-ties); else
   ``divergent``: the converted layer computes something else.
 * Verdict: ``divergent`` when any layer is (``first_divergent``: the earliest in execution
-  order; no earlier layer is blamed); else ``equal`` when every model output is within the bar;
+  order; no earlier layer is blamed); else ``equal`` when every model output passes parity as
+  `fix` judges it (`OutputComparison.ok`: dense within the bar, proposals/detections as sets);
   else ``ill-conditioned``, explained at the layers where the difference starts: ``sensitive``
   layers, and layers whose propagated error exceeds the bar while their inputs' does not.
   There ``keras_shift`` (Keras fed the TFLite's inputs vs its own) shows that the original
@@ -81,8 +82,8 @@ def decide(layers: list[LayerComparison], outputs: list[OutputComparison], bar: 
             f"divergent: layer {c.layer}{rule} differs on identical inputs by {c.isolated.max_rel:.3g} "
             f"(relative); TFLite nodes {', '.join(c.tflite_nodes[:6]) or 'unknown'}")
     worst = max((o.metrics.max_rel for o in outputs), default=0.0)
-    if all(o.metrics.equal(bar) for o in outputs):
-        return "equal", None, [], f"equal: every output within {bar:g} (worst {worst:.3g})"
+    if all(o.ok(bar) for o in outputs):
+        return "equal", None, [], f"equal: every output passes parity (dense bar {bar:g}; worst dense difference {worst:.3g})"
     ex = [explain(c) for c in starts(layers, bar)]
     where = ", ".join(e.layer for e in ex) or "unknown"
     return "ill-conditioned", None, ex, (
