@@ -86,13 +86,3 @@ def assign(scored: list[tuple[float, int, int]], fixed: dict[int, int]) -> dict[
             out[key] = tensor
             used.add(tensor)
     return out
-
-
-def match(tensors, outs: list[KerasOut], fixed: dict[int, int],
-          score: Callable[[int, int], float]) -> dict[int, int]:
-    """All of the above: ``score(key, tensor) -> max_rel`` on the first sample."""
-    by_order: dict[int, list[KerasOut]] = {}
-    for o in outs:
-        by_order.setdefault(o.order, []).append(o)
-    scored = [(score(k, t), k, t) for k, t in candidates(tensors, outs, by_order, fixed)]
-    return assign(scored, fixed)

@@ -1,11 +1,13 @@
 """`compare_loaded`: a built Keras model against its `.tflite`, layer by layer (imports TensorFlow).
 
-Per sample: run every Keras layer on the real inputs (propagated values), run the interpreter
-keeping every tensor, match TFLite tensors to Keras layer outputs (`boundaries.match`, on the
-first sample), then for each layer with a tensor run that layer -- with the layers fused into
-it, the smallest Keras sub-model between matched boundaries -- on the TFLite's own input
-tensors (isolated). Metrics are merged over samples (worst case) and turned into a verdict
-(`verdict.decide`). Memory: one sample's Keras activations and matched TFLite tensors at a time.
+Per sample: run the interpreter keeping every tensor; on the first sample, match TFLite tensors
+to Keras layer outputs (one Keras pass scoring the candidates of `boundaries.candidates`); then
+run the Keras model node by node (`keras_graph.walk`), and as each layer with a matched tensor
+is computed compare it (propagated) and run it -- with the layers fused into it, the smallest
+Keras sub-model between matched boundaries -- on the TFLite's own input tensors (isolated).
+Metrics are merged over samples (worst case) and turned into a verdict (`verdict.decide`).
+Memory: the interpreter's arena (every tensor kept) plus the Keras values still to be read, as
+in one inference; TFLite values are fetched when a layer needs them and dropped after.
 """
 
 from __future__ import annotations
@@ -68,23 +70,21 @@ def compare_loaded(model, tflite: str, samples: list[list[np.ndarray]], *, label
     per_sample: list[dict[int, _Seen]] = []
     outputs: list[list[Metrics | None]] = []
     verdicts: list[list[dict]] = []  # the parity comparisons of `fix` (row sets for rois/detections)
-    clock = {"prepare": time.monotonic() - t0, "keras": 0.0, "tflite": 0.0, "match": 0.0, "isolated": 0.0}
+    clock = {"prepare": time.monotonic() - t0, "tflite": 0.0, "match": 0.0, "layers": 0.0}
     for s, inputs in enumerate(samples):
-        say(f"sample {s + 1}/{len(samples)}: Keras layer by layer")
-        with _timed(clock, "keras"):
-            kvals = keras_graph.run_nodes(g.nodes, dict(zip(g.in_keys, inputs)))
         say(f"sample {s + 1}/{len(samples)}: TFLite, every tensor kept")
         with _timed(clock, "tflite"):
             runner.run(feed(inputs))
         if s == 0:
+            say("matching TFLite tensors to Keras layer outputs")
             with _timed(clock, "match"):
-                _match(g, runner, kvals)
-        with _timed(clock, "isolated"):
-            tvals = {k: runner.get(t) for k, t in g.assigned.items()}
-            per_sample.append(_sample(g, s, inputs, kvals, tvals, bar, say))
-            outputs.append([metrics.measure(kvals[k], tvals[k], bar) if k in tvals else None for k in g.out_keys])
-            verdicts.append(_parity(model, g, kvals, tvals, bar))
-        del kvals, tvals
+                _match(g, runner, inputs)
+        with _timed(clock, "layers"):
+            seen, finals = _stream(g, s, len(samples), inputs, runner, bar, say)
+        per_sample.append(seen)
+        tout = {k: runner.get(g.assigned[k]) for k in g.out_keys if k in g.assigned}
+        outputs.append([metrics.measure(finals[k], tout[k], bar) if k in tout else None for k in g.out_keys])
+        verdicts.append(_parity(model, g, finals, tout, bar))
     passed = {o["name"]: bool(o["passed"]) for o in fixparity.merge_samples(verdicts)}
     rep = _report(model, g, per_sample, outputs, passed, label, tflite, bar, plan, time.monotonic() - t0)
     rep.timings = {k: round(v, 2) for k, v in clock.items()}
@@ -128,57 +128,76 @@ def _prepare(model, tflite: str):
     return g, runner, feed
 
 
-def _match(g: _Graph, runner, kvals: dict[int, Any]) -> None:
-    """Fill ``g.assigned`` from the first sample's values."""
+def _match(g: _Graph, runner, inputs) -> None:
+    """Fill ``g.assigned``: one Keras pass over the first sample, scoring candidate tensors."""
     consumers: dict[int, list[int]] = {}
     for n in g.nodes:
         for k in n.inputs:
             consumers.setdefault(k, []).append(n.order)
     outs = [boundaries.KerasOut(k, n.order, n.node.operation.name, shape, tuple(consumers.get(k, ())))
             for n in g.nodes for k, shape in zip(n.outputs, n.shapes)]
-    cache: dict[int, Any] = {}
+    by_order: dict[int, list[boundaries.KerasOut]] = {}
+    for o in outs:
+        by_order.setdefault(o.order, []).append(o)
+    pairs: dict[int, list[int]] = {}
+    for k, t in boundaries.candidates(list(g.tensors.values()), outs, by_order, g.assigned):
+        pairs.setdefault(k, []).append(t)
+    scored: list[tuple[float, int, int]] = []
 
-    def score(key: int, tensor: int) -> float:
-        if tensor not in cache:
-            cache[tensor] = runner.get(tensor)
-        k, t = np.asarray(kvals[key]), cache[tensor]
-        if k.shape != t.shape:
-            return float("inf")
-        return metrics.measure(k, t).max_rel
+    def visit(n, values) -> None:
+        for k in n.outputs:
+            for t in pairs.get(k, ()):
+                kv, tv = np.asarray(values[k]), runner.get(t)
+                scored.append((metrics.measure(kv, tv).max_rel if kv.shape == tv.shape else float("inf"), k, t))
 
-    g.assigned = boundaries.match(list(g.tensors.values()), outs, g.assigned, score)
+    keras_graph.walk(g.nodes, dict(zip(g.in_keys, inputs)), set(), visit)
+    g.assigned = boundaries.assign(scored, g.assigned)
 
 
-def _sample(g: _Graph, s: int, inputs, kvals, tvals, bar: float, say) -> dict[int, _Seen]:
-    """Propagated and isolated metrics of every layer with a matched tensor, on one sample."""
+def _stream(g: _Graph, s: int, n_samples: int, inputs, runner, bar: float, say):
+    """One Keras pass over sample ``s``; each layer with a matched tensor is compared as it is
+    computed (`_layer`). -> ({node order: _Seen}, {model output key: Keras value})."""
     model_in = dict(zip(g.in_keys, inputs))
-    prop_rel = {k: metrics.measure(kvals[k], tvals[k], bar).max_rel for k in tvals}
+    prop_rel: dict[int, float] = {}
     seen: dict[int, _Seen] = {}
-    for n in g.nodes:
-        mine = [k for k in n.outputs if k in tvals]
-        if not mine:
-            continue
-        if n.order % 25 == 0:
-            say(f"sample {s + 1}: isolating layer {n.order + 1}/{len(g.nodes)} ({n.layer})")
-        have = (set(tvals) | set(g.in_keys)) - set(n.outputs)
-        run = keras_graph.region(n, have, g.made_by)
-        bound = {k for r in run for k in r.inputs if k in have}
-        start = {k: (tvals[k] if k in tvals else model_in[k]) for k in bound}
-        iso = keras_graph.run_nodes(run, dict(start))
-        x = _Seen(region=[r.layer for r in run if r is not n],
-                  input_rel=max((prop_rel.get(k, 0.0) for k in bound), default=0.0))
-        x.prop = metrics.worst([metrics.measure(kvals[k], tvals[k], bar) for k in mine])
-        x.iso = metrics.worst([metrics.measure(iso[k], tvals[k], bar) for k in mine])
-        x.shift = metrics.worst([metrics.measure(kvals[k], iso[k], bar) for k in mine])
-        if not x.iso.equal(bar):
-            x.sens = _sensitivity(run, start, iso, mine, min(max(x.input_rel, MIN_NOISE), bar), g.seed + s, bar)
-        rows = (x.prop.rows if not x.prop.equal(bar) else []) or (x.iso.rows if not x.iso.equal(bar) else [])
-        if rows:
-            ops = {g.ops[i] for i in _node_ops(g, n, x.region)}
-            x.mechanism = mechanisms.recognise(ops, [kvals[k] for k in n.inputs if k in kvals], rows,
-                                               x.prop.row_count)
-        seen[n.order] = x
-    return seen
+    finals: dict[int, Any] = {}
+
+    def visit(n, values) -> None:
+        finals.update({k: values[k] for k in n.outputs if k in g.out_keys})
+        if any(k in g.assigned for k in n.outputs):
+            if n.order % 25 == 0:
+                say(f"sample {s + 1}/{n_samples}: layer {n.order + 1}/{len(g.nodes)} ({n.layer})")
+            seen[n.order] = _layer(g, n, values, model_in, prop_rel, runner, bar, g.seed + s)
+
+    keras_graph.walk(g.nodes, dict(model_in), set(g.out_keys), visit)
+    return seen, finals
+
+
+def _layer(g: _Graph, n, values, model_in, prop_rel: dict[int, float], runner, bar: float, seed: int) -> _Seen:
+    """Propagated and isolated metrics of layer ``n`` (``values`` holds its Keras inputs and
+    outputs); ``prop_rel`` collects each matched tensor's propagated error for later layers."""
+    mine = [k for k in n.outputs if k in g.assigned]
+    tv = {k: runner.get(g.assigned[k]) for k in mine}
+    props = {k: metrics.measure(values[k], tv[k], bar) for k in mine}
+    prop_rel.update({k: m.max_rel for k, m in props.items()})
+    have = (set(g.assigned) | set(g.in_keys)) - set(n.outputs)
+    run = keras_graph.region(n, have, g.made_by)
+    bound = {k for r in run for k in r.inputs if k in have}
+    start = {k: (runner.get(g.assigned[k]) if k in g.assigned else model_in[k]) for k in bound}
+    iso = keras_graph.run_nodes(run, dict(start))
+    x = _Seen(region=[r.layer for r in run if r is not n],
+              input_rel=max((prop_rel.get(k, 0.0) for k in bound), default=0.0))
+    x.prop = metrics.worst(list(props.values()))
+    x.iso = metrics.worst([metrics.measure(iso[k], tv[k], bar) for k in mine])
+    x.shift = metrics.worst([metrics.measure(values[k], iso[k], bar) for k in mine])
+    if not x.iso.equal(bar):
+        x.sens = _sensitivity(run, start, iso, mine, min(max(x.input_rel, MIN_NOISE), bar), seed, bar)
+    rows = (x.prop.rows if not x.prop.equal(bar) else []) or (x.iso.rows if not x.iso.equal(bar) else [])
+    if rows:
+        ops = {g.ops[i] for i in _node_ops(g, n, x.region)}
+        x.mechanism = mechanisms.recognise(ops, [values[k] for k in n.inputs if k in values], rows,
+                                           x.prop.row_count)
+    return x
 
 
 def _sensitivity(run, start: dict[int, Any], iso: dict[int, Any], keys: list[int], eps: float,

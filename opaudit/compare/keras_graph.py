@@ -6,7 +6,9 @@ shared RPN head, has two) joined by symbolic tensors. `graph(model)` lists the t
 in execution order, each with the keys (``id`` of the symbolic tensor) of its inputs and
 outputs. `evaluate(nodes, known, targets)` computes the ``targets`` from the ``known`` values,
 running only the nodes needed -- the whole model (known = the model inputs), one layer (known =
-its inputs), or the smallest sub-model between given boundaries. Every layer runs with
+its inputs), or the smallest sub-model between given boundaries. `walk` runs the whole model
+node by node and frees every value once no later node reads it, so memory stays that of one
+inference whatever the number of layers. Every layer runs with
 ``training=False``, as the converter exports it. Nested models are one node (their own layers
 are not split).
 """
@@ -14,7 +16,7 @@ are not split).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from opaudit.errors import UsageError
 
@@ -91,3 +93,18 @@ def run_nodes(run: list[KNode], values: dict[int, Any]) -> dict[int, Any]:
         for key, v in zip(n.outputs, flat):
             values[key] = keras.ops.convert_to_numpy(v)
     return values
+
+
+def walk(nodes: list[KNode], values: dict[int, Any], keep: set[int], visit: Callable[[KNode, dict], None]) -> None:
+    """Run every node in order on ``values``; after each, ``visit(node, values)`` (its inputs
+    and outputs still present), then drop values no later node reads (except keys in ``keep``)."""
+    last: dict[int, int] = {}
+    for n in nodes:
+        for k in n.inputs:
+            last[k] = max(last.get(k, -1), n.order)
+    for n in nodes:
+        run_nodes([n], values)
+        visit(n, values)
+        for k in n.inputs + n.outputs:
+            if k not in keep and last.get(k, -1) <= n.order:
+                values.pop(k, None)

@@ -70,9 +70,15 @@ def test_match_prefers_best_value_and_is_one_to_one():
     tensors = [TflTensor(20, "m/relu_1/Relu;m/conv_1/convolution", (1, 4), "float32", 0, ["relu", "conv"]),
                TflTensor(21, "m/dense_1/MatMul", (1, 2), "float32", 1, ["dense"])]
     err = {(3, 20): 1e-7, (1, 20): 0.8, (2, 20): 0.3, (4, 21): 0.5}
-    got = boundaries.match(tensors, outs, {}, lambda k, t: err[(k, t)])
-    assert got == {3: 20, 4: 21}  # a divergent dense still maps: best candidate of its own layer
-    assert boundaries.match(tensors, outs, {4: 21}, lambda k, t: err[(k, t)]) == {4: 21, 3: 20}
+    by_order = {o.order: [o] for o in outs}
+
+    def match(fixed):
+        pairs = boundaries.candidates(tensors, outs, by_order, fixed)
+        return boundaries.assign([(err[p], *p) for p in pairs], fixed)
+
+    assert set(boundaries.candidates(tensors, outs, by_order, {})) == set(err)  # named + consumers
+    assert match({}) == {3: 20, 4: 21}  # a divergent dense still maps: best candidate of its own layer
+    assert match({4: 21}) == {4: 21, 3: 20}
     assert not boundaries.shapes_agree((None, 4), (1, 5)) and boundaries.shapes_agree((None, 4), (1, 4))
 
 
