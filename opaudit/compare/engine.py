@@ -105,7 +105,7 @@ def _prepare(model, tflite: str):
 
     nodes, in_keys, out_keys = keras_graph.graph(model)
     report = inspect_model(tflite, probe=False)
-    names = {n.node.operation.name for n in nodes}
+    names = {n.name for n in nodes}
     tensors, sig_in, sig_out = tflite_side.catalogue(report, names)
     ops = {o.index: o.op for o in report.operators if o.subgraph == 0}
     layer_ops: dict[str, list[int]] = {}
@@ -134,7 +134,7 @@ def _match(g: _Graph, runner, inputs) -> None:
     for n in g.nodes:
         for k in n.inputs:
             consumers.setdefault(k, []).append(n.order)
-    outs = [boundaries.KerasOut(k, n.order, n.node.operation.name, shape, tuple(consumers.get(k, ())))
+    outs = [boundaries.KerasOut(k, n.order, n.name, shape, tuple(consumers.get(k, ())))
             for n in g.nodes for k, shape in zip(n.outputs, n.shapes)]
     by_order: dict[int, list[boundaries.KerasOut]] = {}
     for o in outs:
@@ -222,7 +222,7 @@ def _sensitivity(run, start: dict[int, Any], iso: dict[int, Any], keys: list[int
 def _node_ops(g: _Graph, n, region: list[str]) -> list[int]:
     """Subgraph-0 operators of layer ``n`` (and the layers fused into it), by name and by the
     tensors matched to its outputs."""
-    names = {n.node.operation.name} | {r.split("#", 1)[0] for r in region}
+    names = {n.name} | {r.split("#", 1)[0] for r in region}
     found = {i for name in names for i in g.layer_ops.get(name, [])}
     found |= {g.tensors[g.assigned[k]].producer for k in n.outputs if k in g.assigned and g.assigned[k] in g.tensors}
     return sorted(found)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 from opaudit.errors import UsageError
 
 
@@ -34,28 +36,56 @@ class KNode:
     outputs: list[int]
     shapes: list[tuple]
     node: Any = None
+    name: str = ""  # the layer's own name (``layer`` without the ``#N`` call suffix)
+    op: Any = None  # the layer object
 
 
 def graph(model) -> tuple[list[KNode], list[int], list[int]]:
-    """-> (nodes in execution order, model input keys, model output keys). Keras 3 functional
-    models only; a subclassed model raises UsageError (it has no call graph to cut)."""
+    """-> (nodes in execution order, model input keys, model output keys). Functional models of
+    Keras 3 or tf_keras (Keras 2); a subclassed model raises UsageError (no call graph to cut)."""
     by_depth = getattr(model, "_nodes_by_depth", None)
     if by_depth is None:
-        raise UsageError(f"{type(model).__name__} is not a functional Keras 3 model: no layer graph to compare")
+        raise UsageError(f"{type(model).__name__} is not a functional Keras model: no layer graph to compare")
     nodes: list[KNode] = []
     calls: dict[str, int] = {}
     for depth in sorted(by_depth, reverse=True):
         for node in by_depth[depth]:
-            if not node.operation or node.is_input:
+            op = getattr(node, "operation", None) or getattr(node, "layer", None)  # Keras 3 | tf_keras
+            if not op or node.is_input:
                 continue
-            name = node.operation.name
-            calls[name] = calls.get(name, 0) + 1
-            label = name if calls[name] == 1 else f"{name}#{calls[name]}"
-            nodes.append(KNode(order=len(nodes), layer=label, class_name=type(node.operation).__name__,
-                               inputs=[id(x) for x in node.input_tensors],
-                               outputs=[id(x) for x in node.outputs],
-                               shapes=[tuple(x.shape) for x in node.outputs], node=node))
-    return nodes, [id(x) for x in model.inputs], [id(x) for x in model.outputs]
+            calls[op.name] = calls.get(op.name, 0) + 1
+            label = op.name if calls[op.name] == 1 else f"{op.name}#{calls[op.name]}"
+            outs = _flat(node.outputs)
+            nodes.append(KNode(order=len(nodes), layer=label, class_name=type(op).__name__,
+                               inputs=[id(x) for x in _inputs(node)], outputs=[id(x) for x in outs],
+                               shapes=[_shape(x) for x in outs], node=node, name=op.name, op=op))
+    return nodes, [id(x) for x in model.inputs], [id(x) for x in _flat(model.outputs)]
+
+
+def _inputs(node) -> list:
+    return list(node.input_tensors) if hasattr(node, "arguments") else list(node.keras_inputs)
+
+
+def _flat(x) -> list:
+    import tensorflow as tf
+
+    return tf.nest.flatten(x)
+
+
+def _shape(x) -> tuple:
+    shape = x.shape
+    return tuple(shape.as_list()) if hasattr(shape, "as_list") else tuple(shape)
+
+
+def _arguments(n: KNode, values: dict[int, Any]) -> tuple[tuple, dict]:
+    """The node's call arguments filled with ``values`` (Keras 3: keyed by ``id``; tf_keras:
+    ``str(id)`` with one list entry per use, as its functional runner keeps them)."""
+    if hasattr(n.node, "arguments"):
+        return n.node.arguments.fill_in(values)
+    uses: dict[str, list] = {}
+    for k in n.inputs:
+        uses.setdefault(str(k), []).append(values[k])
+    return n.node.map_arguments(uses)
 
 
 def producers(nodes: list[KNode]) -> dict[int, KNode]:
@@ -81,17 +111,13 @@ def region(target: KNode, have: set[int], made_by: dict[int, KNode]) -> list[KNo
 def run_nodes(run: list[KNode], values: dict[int, Any]) -> dict[int, Any]:
     """Run ``run`` in order on ``values`` (tensor key -> array), adding what each node makes.
     Returns ``values`` (numpy arrays for every output made)."""
-    import keras
-
     for n in run:
-        args, kwargs = n.node.arguments.fill_in(values)
-        op = n.node.operation
-        if getattr(op, "_call_has_training_arg", False):
+        args, kwargs = _arguments(n, values)
+        if getattr(n.op, "_call_has_training_arg", False) or getattr(n.op, "_expects_training_arg", False):
             kwargs = {**kwargs, "training": False}
-        out = op(*args, **kwargs)
-        flat = keras.tree.flatten(out)
-        for key, v in zip(n.outputs, flat):
-            values[key] = keras.ops.convert_to_numpy(v)
+        out = n.op(*args, **kwargs)
+        for key, v in zip(n.outputs, _flat(out)):
+            values[key] = np.asarray(v)
     return values
 
 

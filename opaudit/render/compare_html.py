@@ -54,7 +54,7 @@ def compare_context(compare: dict[str, Any]) -> dict[str, Any]:
     for c in compare.get("layers") or []:
         p, i = c.get("propagated") or {}, c.get("isolated") or {}
         worst = max([m for m in (p.get("max_rel"), i.get("max_rel")) if m is not None], default=None)
-        rows.append({"c": c, "heat": heat(worst), "first": c["layer"] == first,
+        rows.append({"c": c, "heat": None if worst is None else heat(worst), "first": c["layer"] == first,
                      "snr": None if p.get("snr_db") is None else p["snr_db"],
                      "rows": sum(len(r) for r in (c.get("rows") or {}).values())})
     state = {"equal": "ok", "ill-conditioned": "warn", "divergent": "bad"}.get(compare.get("verdict"), "warn")
