@@ -8,8 +8,9 @@ the model kind, or seeded random inputs shaped like the `.tflite`'s inputs (`opa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

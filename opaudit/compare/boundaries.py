@@ -19,8 +19,8 @@ Keras outputs left without a tensor are compared at the nearest boundary downstr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from opaudit.compare import boundaries, keras_graph, mechanisms, metrics, tflite_side, verdict
+from opaudit.compare import (
+    boundaries,
+    keras_graph,
+    mechanisms,
+    metrics,
+    tflite_side,
+    verdict,
+)
 from opaudit.compare.metrics import BAR, Metrics
 from opaudit.compare.report import CompareReport, LayerComparison, OutputComparison
 from opaudit.fix import parity as fixparity

@@ -15,13 +15,13 @@ are not split).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from opaudit.errors import UsageError
-
 
 
 @dataclass

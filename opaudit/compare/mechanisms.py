@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,9 +29,9 @@ def box_inputs(inputs: Sequence[np.ndarray], n_rows: int | None) -> list[np.ndar
     out = []
     for a in inputs:
         a = np.asarray(a)
-        if a.dtype.kind == "f" and a.shape[-1:] == (4,) and a.ndim in (2, 3):
-            if n_rows is None or a.reshape(-1, 4).shape[0] == n_rows:
-                out.append(a)
+        boxy = a.dtype.kind == "f" and a.shape[-1:] == (4,) and a.ndim in (2, 3)
+        if boxy and (n_rows is None or a.reshape(-1, 4).shape[0] == n_rows):
+            out.append(a)
     return out
 
 

@@ -17,7 +17,12 @@
 from __future__ import annotations
 
 from opaudit.compare.metrics import BAR, Metrics
-from opaudit.compare.report import Explanation, LayerComparison, OutputComparison, Status
+from opaudit.compare.report import (
+    Explanation,
+    LayerComparison,
+    OutputComparison,
+    Status,
+)
 
 EXPLAINED = 0.25
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def cli(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "opaudit", "compare", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")

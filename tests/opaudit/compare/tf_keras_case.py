@@ -5,6 +5,7 @@ with one Dense kernel perturbed in the flatbuffer. Prints ``{"clean": report, "p
 import json
 import os
 import sys
+from pathlib import Path
 
 assert os.environ.get("TF_USE_LEGACY_KERAS") == "1"
 
@@ -35,9 +36,8 @@ def main(out_dir: str) -> None:
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     clean, bad = os.path.join(out_dir, "k2.tflite"), os.path.join(out_dir, "k2_bad.tflite")
-    with open(clean, "wb") as f:
-        f.write(conv.convert())
-    data = bytearray(open(clean, "rb").read())
+    Path(clean).write_bytes(conv.convert())
+    data = bytearray(Path(clean).read_bytes())
     rng = np.random.default_rng(1)
     samples = [[rng.random((1, 10, 10, 3), dtype=np.float32)] for _ in range(2)]
     res = {"clean": compare_loaded(model, clean, samples, label="tf_keras").to_dict()}
@@ -49,8 +49,8 @@ def main(out_dir: str) -> None:
 def _perturb_dense(src, dst, data) -> None:
     """tf_keras scopes have no ``_1`` suffix: perturb the largest constant read by a node whose
     output names ``/dense/``."""
-    from ai_edge_litert import schema_py_generated as schema
     import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
 
     m = schema.Model.GetRootAs(data, 0)
     g = m.Subgraphs(0)
@@ -63,7 +63,7 @@ def _perturb_dense(src, dst, data) -> None:
             start = buf._tab.Vector(buf._tab.Offset(4))
             view = np.frombuffer(data, np.float32, buf.DataLength() // 4, start) * np.float32(1.1)
             data[start:start + buf.DataLength()] = view.astype(np.float32).tobytes()
-    open(dst, "wb").write(bytes(data))
+    Path(dst).write_bytes(bytes(data))
 
 
 if __name__ == "__main__":

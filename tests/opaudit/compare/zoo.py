@@ -11,6 +11,8 @@ weight perturbation helper.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 N_BOXES = 64
@@ -96,8 +98,7 @@ def convert(fn, out) -> None:
     model = fn()
     with pinned_converter(model, signature(model, None, None)) as c:
         data = c.convert()
-    with open(out, "wb") as f:
-        f.write(data)
+    Path(out).write_bytes(data)
 
 
 def perturb_weights(src, dst, layer: str | None, scale: float, seed: int = 0) -> list[str]:
@@ -109,7 +110,7 @@ def perturb_weights(src, dst, layer: str | None, scale: float, seed: int = 0) ->
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    data = bytearray(open(src, "rb").read())
+    data = bytearray(Path(src).read_bytes())
     m = schema.Model.GetRootAs(data, 0)
     g = m.Subgraphs(0)
     wanted: set[int] = set()
@@ -131,5 +132,5 @@ def perturb_weights(src, dst, layer: str | None, scale: float, seed: int = 0) ->
         new = view * (1 + scale * rng.standard_normal(view.shape)).astype(np.float32)
         data[start:start + buf.DataLength()] = new.astype(np.float32).tobytes()
         changed.append(tensor.Name().decode())
-    open(dst, "wb").write(bytes(data))
+    Path(dst).write_bytes(bytes(data))
     return changed
