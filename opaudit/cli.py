@@ -191,6 +191,68 @@ def fix(
     raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 
 
+@app.command()
+def compare(
+    tflite: Annotated[Path, typer.Argument(help="The converted .tflite file.", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras (the Keras original).")],
+    config: Annotated[str, typer.Option(help="mrcnn config: small | coco.")] = "small",
+    weights: Annotated[Optional[Path], typer.Option(help="mrcnn weights (.h5, reference layout).")] = None,
+    samples: Annotated[Optional[str], typer.Option(help="file.py:function returning a list of input lists.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON report (docs/compare.md).")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the HTML report here.")] = None,
+    model_explorer: Annotated[Optional[Path], typer.Option("--model-explorer", help="Write a Model Explorer node-data overlay of per-node error.")] = None,
+    fix_json: Annotated[Optional[Path], typer.Option("--fix-json", help="fix.json of the run that made the .tflite: names the rule behind a divergent layer.")] = None,
+    bar: Annotated[float, typer.Option(help="Max relative error of an equal layer.")] = 1e-4,
+) -> None:
+    """Layer-by-layer parity: tell a wrong conversion (divergent, exit 1) from an ill-conditioned model."""
+    from opaudit.compare import compare_model
+    from opaudit.render import compare_terminal
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are not ours
+    plan = _plan_from(fix_json) if fix_json else None
+    with compare_terminal.progress_line(enabled=not json_out and sys.stderr.isatty()) as say:
+        report = compare_model(model, tflite, config=config, weights=str(weights) if weights else None,
+                               samples=samples, bar=bar, plan=plan, progress=say)
+    data = report.to_dict()
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(data, indent=1, default=str))
+    else:
+        compare_terminal.print_compare(data)
+    if html:
+        from opaudit.atomic import write_bytes
+        from opaudit.render.compare_html import render_compare_html
+
+        write_bytes(html, render_compare_html(data).encode())
+    if model_explorer:
+        _write_compare_overlay(data, tflite, model_explorer)
+    raise typer.Exit(EXIT_FINDINGS if report.verdict == "divergent" else EXIT_OK)
+
+
+def _plan_from(path: Path) -> dict[str, list[str]]:
+    """The last iteration's plan of a fix.json (UsageError when unreadable)."""
+    import json
+
+    try:
+        fix = json.loads(Path(path).read_text())
+        return dict((fix.get("iterations") or [{}])[-1].get("plan") or {})
+    except (OSError, ValueError, AttributeError) as e:
+        raise UsageError(f"--fix-json {path}: not a readable fix.json ({e})") from None
+
+
+def _write_compare_overlay(data: dict, tflite: Path, path: Path) -> None:
+    import json
+
+    from opaudit.atomic import write_bytes
+    from opaudit.inspect import inspect_model
+    from opaudit.render.compare_overlay import compare_overlay
+
+    r = inspect_model(str(tflite), probe=False)
+    names = {t.index: t.name for t in r.tensors if t.subgraph == 0}
+    write_bytes(path, json.dumps(compare_overlay(data, r.operators, names), indent=1))
+
+
 def main() -> None:
     """Console entry point: typer app with one-line errors and documented exit codes."""
     try:

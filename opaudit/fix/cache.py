@@ -3,7 +3,7 @@
 key = sha256 over: the model's identity (kind, config, overrides, function name and the bytes of
 its files -- for mrcnn the whole ``mrcnn`` package source plus the weights file), the samples
 file, the rules' source code (the ``rewrites`` package and every ``--rules`` file), the source
-of ``opaudit.fix`` itself (and the model spec, model kinds and samples modules), the tensorflow/keras/ai-edge-litert/opaudit/Python versions and the
+of ``opaudit.fix`` itself (and the model spec, model kinds, samples and ``opaudit.compare`` modules), the tensorflow/keras/ai-edge-litert/opaudit/Python versions and the
 options. Computing it reads files only: no TensorFlow import, so a hit takes well under a second.
 Only ``fixed`` results are stored (a failure may be transient: a timeout, an OOM kill).
 """
@@ -61,6 +61,7 @@ def key(spec: ModelSpec, *, samples: str | None, rules: Iterable[str], options: 
     _hash_files(h, [Path(r) for r in sorted(rules) if os.path.isfile(r)])
     here = Path(__file__).parent
     _hash_files(h, sorted(here.glob("*.py")) + [here.parent / f for f in ("modelspec.py", "model_kinds.py", "samples.py")])
+    _hash_files(h, sorted((here.parent / "compare").glob("*.py")))  # a parity failure's verdict comes from compare
     return h.hexdigest()
 
 

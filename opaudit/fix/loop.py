@@ -5,7 +5,8 @@ flatbuffer with a real invoke (`inspect_model`), or reads the converter's struct
 conversion failed; `decide` (pure) then says what comes next:
 
 * ``parity``: builtin-only, no blocking finding, the probe invoked it, and no optional rule is
-  left to try -> compare with Keras (`check_parity`); ``fixed`` when every output matches;
+  left to try -> compare with Keras (`check_parity`); ``fixed`` when every output matches, or
+  when the layer-wise compare finds every layer exact and the original ill-conditioned;
 * ``reconvert``: a rule answers a finding on its layer -> the grown plan;
 * ``stop``: a blocking finding has no rule (``unfixed`` says why), conversion did not complete
   (timeout, crash), or the findings and plan came back unchanged (no progress).
@@ -19,9 +20,9 @@ from pathlib import Path
 from typing import Literal
 
 from opaudit import atomic
-from opaudit.findings import Code
 from opaudit.fix import finding_adapters as adapt
 from opaudit.fix.layer_paths import resolve_layer
+from opaudit.fix.layer_wise import judge_failure
 from opaudit.fix.result import EmitsCheck, FixResult, Iteration, ParityReport, Plan, RuleApplication, Unfixed
 from opaudit.fix.rule_plan import declined_reasons, extend_plan
 from opaudit.fix.session import Session
@@ -192,7 +193,9 @@ def parity_twin(session: Session, plan: Plan) -> ParityReport | None:
 
 
 def finish_with_parity(session: Session, result: FixResult, tfl: Path, plan: Plan) -> None:
-    """Parity decides ``fixed``; a twin is added when the samples gave no detection."""
+    """Parity decides ``fixed``; a twin is added when the samples gave no detection. On a failure,
+    the layer-wise compare (`layer_wise.judge_failure`) tells a wrong conversion (not fixed, the
+    culprit layer and rule named) from an ill-conditioned original (fixed, ``mode`` layer-wise)."""
     main = check_parity(session, tfl)
     result.parity = main
     main.note = session.samples_note
@@ -211,8 +214,4 @@ def finish_with_parity(session: Session, result: FixResult, tfl: Path, plan: Pla
         result.status = "fixed"
         result.reason = "builtin-only, invokes, and matches Keras on every output"
         return
-    result.reason = f"PARITY FAILED on {', '.join(bad)}: the converted model computes something else"
-    result.unfixed = [Unfixed(op=None, layer=None, code=Code.PARITY_FAILED, output=b,
-                              error="outputs differ from Keras", why="no rule answers a parity failure")
-                      for b in bad]
-
+    judge_failure(session, result, tfl, plan, bad)

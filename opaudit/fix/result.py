@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from opaudit.findings import Finding, ProbeResult, to_jsonable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 Plan = dict[str, list[str]]
 
 
@@ -131,6 +131,11 @@ class ParityReport:
 
     ``outputs`` holds one comparison per model output (`parity.compare_outputs` entries);
     ``twin`` the same report for a twin converted with ``overrides`` (see `model_kinds`).
+    ``mode``: ``end-to-end`` (every output within the bars) or ``layer-wise`` (an output is not,
+    but `opaudit compare` found every layer exact on identical inputs and the difference
+    explained by the original model's conditioning: ``ill_conditioned`` says where and why);
+    ``compare`` is the layer-wise comparison run after an end-to-end failure
+    (`CompareReport.to_dict()`, docs/compare.md), or None.
     """
 
     passed: bool
@@ -146,6 +151,9 @@ class ParityReport:
     twin: ParityReport | None = None
     overrides: dict[str, Any] | None = None
     conversion_seconds: float | None = None
+    mode: Literal["end-to-end", "layer-wise"] = "end-to-end"
+    compare: dict[str, Any] | None = None
+    ill_conditioned: list[dict[str, Any]] = field(default_factory=list)
 
     def failed_outputs(self) -> list[str]:
         bad = [o["name"] for o in self.outputs if not o["passed"]]

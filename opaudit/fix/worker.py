@@ -2,7 +2,7 @@
 
 Each task runs in a fresh process (conversions can hang, crash or take gigabytes); the parent
 (`supervisor.py`) runs it with a timeout. The task JSON names ``task`` (prepare | convert |
-parity), the model ``spec`` (`ModelSpec.to_dict()`), ``workdir``, ``stage_file`` and ``result``;
+parity | compare), the model ``spec`` (`ModelSpec.to_dict()`), ``workdir``, ``stage_file`` and ``result``;
 the worker writes its stage to ``stage_file`` as it goes and its result JSON to ``result``.
 
 * prepare: build the model, save its weights (so every later process uses the same ones),
@@ -10,6 +10,7 @@ the worker writes its stage to ``stage_file`` as it goes and its result JSON to 
 * convert: rebuild, apply ``plan`` with `rewrites.applied`, convert builtins-only, write ``out``
   atomically; or return the converter's structured errors mapped to layers.
 * parity: run Keras and the .tflite on the saved samples and compare (`parity.py`).
+* compare: after a parity failure, layer by layer (`opaudit.compare`): divergent or ill-conditioned.
 """
 
 from __future__ import annotations
@@ -194,6 +195,20 @@ def do_parity(task: dict[str, Any]) -> dict[str, Any]:
             "bar": parity.BAR, "matching": note, "outputs": outputs}
 
 
+def do_compare(task: dict[str, Any]) -> dict[str, Any]:
+    """Layer-by-layer compare (`opaudit.compare`) of the original Keras model and ``tflite``."""
+    from opaudit import samples
+    from opaudit.compare.engine import compare_loaded
+
+    spec, loaded = _load(task)
+    if loaded.keras is None:
+        return {"status": "error", "error": "SavedModel input: no Keras layers to compare"}
+    data = samples.load(Path(task["workdir"]) / "samples.npz")
+    report = compare_loaded(loaded.keras, task["tflite"], data, label=spec.source, plan=task.get("plan"),
+                            progress=stage)
+    return {"status": "ok", "report": _jsonable(report.to_dict())}
+
+
 def _match_names(ref: dict[str, np.ndarray], tfl: dict[str, Any]) -> dict[str, Any]:
     """Rename SignatureDef outputs ``output_0..n`` to the Keras output names (same order and
     shapes: Keras 3 export lists a list-output model's outputs in call order)."""
@@ -211,7 +226,7 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-TASKS = {"prepare": do_prepare, "convert": do_convert, "parity": do_parity}
+TASKS = {"prepare": do_prepare, "convert": do_convert, "parity": do_parity, "compare": do_compare}
 
 
 def main(argv: list[str]) -> int:

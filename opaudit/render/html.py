@@ -337,6 +337,10 @@ def render_fix_html(fix: dict[str, Any], report: ModelReport | None = None,
     """The `opaudit fix` report: `fix` is the fix.json dict (docs/fix-json.md), `report` the
     inspect of the final model (its sections follow the fix history when given)."""
     ctx = fix_context(fix)
+    if (fix.get("parity") or {}).get("compare"):  # layer-wise compare after a parity failure
+        from opaudit.render.compare_html import compare_context
+
+        ctx.update(compare_context(fix["parity"]["compare"]))
     if report is not None:
         ctx.update(inspect_context(report, rule_lookup))
     else:

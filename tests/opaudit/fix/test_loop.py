@@ -192,6 +192,12 @@ def test_parity_failure_is_a_loud_failure(tmp_path, monkeypatch):
     fix = json.loads((tmp_path / "out" / "fix.json").read_text())
     assert fix["status"] == "failed" and fix["parity"]["passed"] is False
     assert [u["code"] for u in fix["unfixed"]] == ["PARITY_FAILED"]
+    # the layer-wise compare names the culprit and the rule that produced it
+    assert fix["parity"]["compare"]["verdict"] == "divergent" and fix["parity"]["mode"] == "end-to-end"
+    culprit = fix["parity"]["compare"]["first_divergent"]
+    assert culprit["layer"] == "erfinv_layer" and culprit["rules"] == ["wrong_erfinv"]
+    assert fix["unfixed"][0]["layer"] == "erfinv_layer" and "rule wrong_erfinv" in fix["unfixed"][0]["why"]
+    assert "erfinv_layer" in r.stdout and "wrong_erfinv" in r.stdout
     assert fix["iterations"][-1]["non_builtin"] == []  # it converted and ran: parity caught it
     applied = [a for it in fix["iterations"] for a in it.get("rules_applied", [])]
     assert any(a["rule"] == "wrong_erfinv" and "erfinv_layer" in a["layers"] for a in applied), applied
