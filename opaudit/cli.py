@@ -194,7 +194,7 @@ def fix(
 @app.command()
 def compare(
     tflite: Annotated[Path, typer.Argument(help="The converted .tflite file.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras (the Keras original).")],
+    model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras | model.h5 (the Keras original).")],
     config: Annotated[str, typer.Option(help="mrcnn config: small | coco.")] = "small",
     weights: Annotated[Optional[Path], typer.Option(help="mrcnn weights (.h5, reference layout).")] = None,
     samples: Annotated[Optional[str], typer.Option(help="file.py:function returning a list of input lists.")] = None,
@@ -203,6 +203,7 @@ def compare(
     model_explorer: Annotated[Optional[Path], typer.Option("--model-explorer", help="Write a Model Explorer node-data overlay of per-node error.")] = None,
     fix_json: Annotated[Optional[Path], typer.Option("--fix-json", help="fix.json of the run that made the .tflite: names the rule behind a divergent layer.")] = None,
     bar: Annotated[float, typer.Option(help="Max relative error of an equal layer.")] = 1e-4,
+    keras: Annotated[Optional[str], typer.Option("--keras", help="2 | 3: Keras version of the model code/file (default: detected; 2 runs under tf_keras).")] = None,
 ) -> None:
     """Layer-by-layer parity: tell a wrong conversion (divergent, exit 1) from an ill-conditioned model."""
     from opaudit.compare import compare_model
@@ -212,7 +213,7 @@ def compare(
     plan = _plan_from(fix_json) if fix_json else None
     with compare_terminal.progress_line(enabled=not json_out and sys.stderr.isatty()) as say:
         report = compare_model(model, tflite, config=config, weights=str(weights) if weights else None,
-                               samples=samples, bar=bar, plan=plan, progress=say)
+                               samples=samples, bar=bar, plan=plan, progress=say, keras=keras)
     data = report.to_dict()
     if json_out:
         import json

@@ -21,20 +21,23 @@ from opaudit.errors import UsageError
 
 def compare_model(model: str, tflite: str | Path, *, config: str = "small", weights: str | None = None,
                   samples: str | None = None, bar: float = BAR, plan: dict[str, list[str]] | None = None,
-                  progress: Callable[[str], None] | None = None) -> CompareReport:
+                  progress: Callable[[str], None] | None = None, keras: str | None = None) -> CompareReport:
     """Compare the Keras ``model`` (a MODEL string) with ``tflite``, layer by layer.
 
     Raises UsageError / ModelFormatError (exit 2) for a model, file or samples it cannot use.
     ``plan`` (``{layer_path: [rule, ...]}``, e.g. ``fix.json`` ``iterations[-1].plan``) names the
-    rule behind a divergent layer.
+    rule behind a divergent layer. ``keras`` ("2" | "3") overrides the detected Keras version of
+    the model (`opaudit.modelspec`); a Keras 2 model needs ``TF_USE_LEGACY_KERAS=1`` before
+    TensorFlow is first imported, which this sets when it can (the CLI always can).
     """
     from opaudit.inspect import inspect_model
     from opaudit.modelspec import describe
 
     tflite = str(tflite)
     report = inspect_model(tflite, probe=False)  # ModelFormatError on a damaged file
-    spec = describe(model, config if model == "mrcnn" else None, weights)
+    spec = describe(model, config if model == "mrcnn" else None, weights, keras)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.update(spec.env)  # effective only if TensorFlow is not imported yet
     from opaudit import model_kinds
     from opaudit.compare.engine import compare_loaded
 
