@@ -146,6 +146,39 @@ def fix(
     raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 
 
+@app.command()
+def profile(
+    model: Annotated[Path, typer.Argument(help="A .tflite file.", show_default=False)],
+    threads: Annotated[int, typer.Option(help="num_threads for the per-node timings.")] = 1,
+    runs: Annotated[int, typer.Option(help="Invokes per measurement (median, after one warm-up).")] = 5,
+    top: Annotated[int, typer.Option(help="Hot spots and layers shown.")] = 15,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the profile as JSON (docs/profile.md).")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write an HTML page here.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds allowed for the measuring child.")] = 1800.0,
+    input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 for a dynamic input.")] = None,
+    inputs: Annotated[Optional[Path], typer.Option("--inputs", help=".npz of input arrays (default: seeded).")] = None,
+) -> None:
+    """Time every node alone (captured inputs) and the whole model; per op type, GFLOP/s, hot spots."""
+    import json
+
+    from opaudit.profile import profile_model
+
+    prof = profile_model(str(model), threads=threads, runs=runs, top=top, timeout=timeout,
+                         input_shapes=parse_input_shapes(input_shape), inputs_npz=str(inputs) if inputs else None)
+    if json_out:
+        typer.echo(json.dumps(prof.to_dict(), indent=1))
+    else:
+        from opaudit.render.profile_terminal import render
+
+        render(prof, top=top)
+    if html:
+        from opaudit.atomic import write_bytes
+        from opaudit.render.profile_html import render_profile_html
+
+        write_bytes(html, render_profile_html(prof.to_dict()))
+    raise typer.Exit(EXIT_OK)
+
+
 def main() -> None:
     """Console entry point: typer app with one-line errors and documented exit codes."""
     try:

@@ -94,7 +94,7 @@ class Profile:
     primary: str  # the mode used for ranking and GFLOP/s
     peak_gflops: float
     peak_how: str
-    total_flops: int
+    total_flops: int  # with the tensor shapes of the profiled run (dynamic dims resolved)
     whole: list[WholeModelTime] = field(default_factory=list)
     recommended: dict[str, Any] = field(default_factory=dict)  # fastest whole-model setting
     trust: list[Trust] = field(default_factory=list)
@@ -108,6 +108,7 @@ class Profile:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float | None = None
     conditions: dict[str, Any] = field(default_factory=dict)  # cores, load average when run
+    static_flops: int | None = None  # `opaudit.flops` from the file's shapes (dynamic dims = 1)
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)

@@ -8,6 +8,7 @@ model (layers, FLOPs) while the child measures. TensorFlow is never imported.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -26,6 +27,20 @@ from opaudit.profile.peak import peak_gflops
 from opaudit.profile.result import Profile
 
 WORKER = (sys.executable, "-m", "opaudit.profile.worker")
+
+
+class RuntimeShapes:
+    """A `ParsedModel` view whose subgraph-0 tensors have the shapes they had at run time
+    (`shapes`: tensor index as a string -> shape), so FLOPs count the real batch of a dynamic
+    dimension (Mask R-CNN's per-ROI heads) instead of 1."""
+
+    def __init__(self, parsed, shapes: Mapping[str, Sequence[int]]) -> None:
+        self.parsed, self.shapes = parsed, shapes
+
+    def tensor(self, subgraph: int, index: int):
+        info = self.parsed.tensor(subgraph, index)
+        shape = self.shapes.get(str(index)) if subgraph == 0 else None
+        return dataclasses.replace(info, shape=tuple(shape)) if info is not None and shape is not None else info
 
 
 class ProfileRunError(OpauditError):
@@ -75,7 +90,9 @@ def profile_model(path: str, *, threads: int = 1, runs: int = 5, top: int = 15, 
         raw = json.loads(out.read_text())
     conditions = {"cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
                   "sweep": sweep}
-    prof = build_profile(raw, ops, lambda op: node_flops(parsed, op), path=path, peak=peak_gflops(),
+    actual = RuntimeShapes(parsed, raw.get("shapes") or {})
+    prof = build_profile(raw, ops, lambda op: node_flops(actual, op), path=path, peak=peak_gflops(),
                          top=top, conditions=conditions)
+    prof.static_flops = sum(node_flops(parsed, op) for op in ops)
     prof.seconds = time.perf_counter() - t0
     return prof

@@ -52,12 +52,22 @@ def median_invoke(interp, runs: int) -> tuple[float, list[float]]:
 
 
 def tensor(interp, index: int) -> np.ndarray | None:
-    """The value of tensor `index`, or None where the runtime holds no data for it (an
-    unused pass-through output of WHILE; some zero-element tensors raise "Invalid tensor size")."""
+    """The value of tensor `index` of subgraph 0.
+
+    `get_tensor` raises "Invalid tensor size" on some zero-element tensors: those come back as
+    empty arrays of their runtime shape. None where the runtime holds no data (an unused
+    pass-through output of WHILE)."""
     try:
         return interp.get_tensor(index)
     except ValueError:
-        return None
+        d = interp._get_tensor_details(index, 0)
+        shape = [int(x) for x in d["shape"]]
+        return np.zeros(shape, d["dtype"]) if 0 in shape else None
+
+
+def shapes(interp, count: int) -> dict[str, list[int]]:
+    """Runtime shapes of tensors 0..count-1 of subgraph 0 (after an invoke: dynamic ones resolved)."""
+    return {str(t): [int(x) for x in interp._get_tensor_details(t, 0)["shape"]] for t in range(count)}
 
 
 def outputs(interp) -> list[np.ndarray | None]:

@@ -81,7 +81,7 @@ def time_node(ex: NodeExtractor, capture, index: int, modes, threads, runs) -> d
            "calls": ex.closure(0, [index])[1:]}
     try:
         feeds = [t for t in ints(op.inputs) if t >= 0 and not _constant(ex, t)]
-        values = {t: capture.get_tensor(t) for t in dict.fromkeys(feeds)}
+        values = {t: timing.tensor(capture, t) for t in dict.fromkeys(feeds)}
         want = [timing.tensor(capture, t) for t in ints(op.outputs) if t >= 0]
         content = ex.extract(0, [index], {t: list(v.shape) for t, v in values.items()})
         for mode in modes:
@@ -148,7 +148,8 @@ def _measure(req: dict, opts, reply: dict) -> None:
     atomic.write_json(opts.out, {
         "runtime": reply["runtime"], "threads": threads, "runs": opts.runs, "modes": list(modes),
         "capture_s": capture_s, "whole": whole, "overhead_s": overhead(modes, threads, opts.runs),
-        "nodes": nodes, "inputs": reply["inputs"]})
+        "nodes": nodes, "inputs": reply["inputs"],
+        "shapes": timing.shapes(capture, len(ex.subgraph(0).tensors or []))})
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
