@@ -134,6 +134,7 @@ def fix(
     timeout: Annotated[float, typer.Option(help="Seconds allowed for one conversion.")] = 900.0,
     rules: Annotated[Optional[list[Path]], typer.Option("--rules", help="Extra rule files (repeatable).")] = None,
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Serve unchanged reruns from the cache.")] = True,
+    profile: Annotated[bool, typer.Option("--profile", help="Add the per-node latency profile of the fixed model (docs/profile.md).")] = False,
 ) -> None:
     """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras."""
     from opaudit.fix import run_fix
@@ -141,7 +142,7 @@ def fix(
 
     result = run_fix(model, out=out, config=config, weights=str(weights) if weights else None,
                      samples=samples, max_iterations=max_iterations, timeout=timeout,
-                     rules=[str(r) for r in rules or []], use_cache=cache)
+                     rules=[str(r) for r in rules or []], use_cache=cache, profile=profile)
     print_summary(result)
     raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 

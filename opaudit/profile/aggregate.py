@@ -39,7 +39,7 @@ def node_times(raw: dict[str, Any], ops: Sequence[Operator], flops: Callable[[Op
 
 
 def group(nodes: Sequence[NodeTime], key: Callable[[NodeTime], str | None], primary: str,
-          peak_gflops: float) -> list[GroupTime]:
+          peak_gflops: float, ceiling: float | None = None) -> list[GroupTime]:
     """Sum nodes by `key` (None keys dropped), largest primary-mode time first."""
     acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"n": 0, "s": defaultdict(float), "f": 0})
     total = sum(n.seconds.get(primary, 0.0) for n in nodes)
@@ -58,7 +58,8 @@ def group(nodes: Sequence[NodeTime], key: Callable[[NodeTime], str | None], prim
         rate = a["f"] / s / 1e9 if a["f"] and s > 0 else None
         out.append(GroupTime(name=name, nodes=a["n"], seconds=dict(a["s"]), share=s / total if total else 0.0,
                              flops=a["f"], gflops_per_s=rate,
-                             over_peak=rate / peak_gflops if rate is not None and peak_gflops else None))
+                             over_peak=rate / peak_gflops if rate is not None and peak_gflops else None,
+                             over_ceiling=rate / ceiling if rate is not None and ceiling else None))
     out.sort(key=lambda g: -g.seconds.get(primary, 0.0))
     return out
 
@@ -96,13 +97,25 @@ def build_profile(raw: dict[str, Any], ops: Sequence[Operator], flops: Callable[
     nodes = node_times(raw, ops, flops)
     whole = [WholeModelTime(**{k: w[k] for k in WholeModelTime.__dataclass_fields__}) for w in raw.get("whole", [])]
     timed = [n for n in nodes if primary in n.seconds]
+    threads = raw.get("threads", 1)
+    ceil = next((c["gflops"] for c in raw.get("ceiling", []) if c["threads"] == threads and c["mode"] == primary), None)
     return Profile(
-        path=path, runtime=raw.get("runtime", "?"), threads=raw.get("threads", 1), runs=raw.get("runs", 0),
-        modes=modes, primary=primary, peak_gflops=peak[0], peak_how=peak[1],
+        path=path, runtime=raw.get("runtime", "?"), threads=threads, runs=raw.get("runs", 0),
+        modes=modes, primary=primary, peak_gflops=peak[0], peak_how=peak[1], ceiling_gflops=ceil,
         total_flops=sum(flops(o) for o in ops), whole=whole, recommended=recommend(whole),
-        trust=trust(nodes, whole, raw.get("threads", 1), modes, raw.get("overhead_s") or {}),
-        nodes=nodes, op_types=group(nodes, lambda n: n.op, primary, peak[0]),
-        layers=group(nodes, lambda n: n.layer or "(no layer)", primary, peak[0])[:top],
+        trust=trust(nodes, whole, threads, modes, raw.get("overhead_s") or {}) if nodes else [],
+        nodes=nodes, op_types=group(nodes, lambda n: n.op, primary, peak[0], ceil),
+        layers=group(nodes, lambda n: n.layer or "(no layer)", primary, peak[0], ceil)[:top],
         hotspots=sorted(timed, key=lambda n: -n.seconds[primary])[:top],
         nested_nodes=sum(1 for o in ops if o.subgraph != 0), overhead_s=raw.get("overhead_s") or {},
+        ceilings=list(raw.get("ceiling") or []),
         capture_s=raw.get("capture_s"), inputs=raw.get("inputs") or [], conditions=conditions)
+
+
+def runtime_settings(prof: Profile) -> dict[str, Any]:
+    """What `fix.json["runtime"]` records: the fastest measured setting and what was measured."""
+    return {"recommended": prof.recommended, "runtime": prof.runtime,
+            "measured": [{"threads": w.threads, "mode": w.mode, "median_s": w.median_s} for w in prof.whole],
+            "runs": prof.runs, "conditions": prof.conditions,
+            "note": "median invoke() seconds of the whole model in ai_edge_litert, seeded inputs; the runtime "
+                    "default is num_threads=1 with XNNPACK; timings on a shared machine vary with its load"}

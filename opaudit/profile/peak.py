@@ -5,14 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-FLOP_PER_CYCLE = 32  # 2 FMA units x 8 float32 lanes (AVX2) x 2 FLOPs per FMA
+def flop_per_cycle(flags: set[str]) -> tuple[int, str]:
+    """float32 FLOP/cycle per core assumed from the ISA flags: 2 FMA units x lanes x 2."""
+    if "avx512f" in flags:
+        return 64, "AVX-512 (2 x 16 lanes x FMA)"
+    if "fma" in flags or "avx2" in flags:
+        return 32, "AVX2+FMA (2 x 8 lanes x FMA)"
+    return 16, "SSE/AVX without FMA"
 
 
 def peak_gflops(cpuinfo: str | None = None, cores: int | None = None) -> tuple[float, str]:
-    """(GFLOP/s, how it was computed): cores x nominal GHz x 32 FLOP/cycle.
+    """(GFLOP/s, how it was computed): cores x clock x FLOP/cycle of the widest FMA the flags show.
 
-    Nominal: the clock /proc/cpuinfo reports (no turbo), AVX2+FMA assumed; no kernel reaches
-    it. `cpuinfo`/`cores` default to this machine's.
+    Nominal, from /proc/cpuinfo: the clock it reports (no turbo) and FLOP/cycle guessed from
+    the ISA flags (a CPU that splits 512-bit FMAs in two reaches half). A measured ceiling
+    (`opaudit.profile.tiny.dense` timed in the runtime) is what a kernel can really reach.
+    `cpuinfo`/`cores` default to this machine's.
     """
     cores = cores or os.cpu_count() or 1
     if cpuinfo is None:
@@ -20,11 +28,14 @@ def peak_gflops(cpuinfo: str | None = None, cores: int | None = None) -> tuple[f
             cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError:
             cpuinfo = ""
-    mhz = 0.0
+    mhz, flags = 0.0, set()
     for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags |= set(line.split(":", 1)[-1].split())
         if line.startswith("cpu MHz"):
             try:
                 mhz = max(mhz, float(line.split(":")[1]))
             except (IndexError, ValueError):
                 continue
-    return cores * mhz / 1000 * FLOP_PER_CYCLE, f"nominal: {cores} cores x {mhz / 1000:.2f} GHz x {FLOP_PER_CYCLE} FLOP/cycle"
+    per, isa = flop_per_cycle(flags)
+    return cores * mhz / 1000 * per, f"nominal: {cores} cores x {mhz / 1000:.2f} GHz x {per} FLOP/cycle, {isa}"

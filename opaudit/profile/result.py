@@ -50,6 +50,7 @@ class GroupTime:
     flops: int
     gflops_per_s: float | None  # achieved, primary mode; None without counted FLOPs
     over_peak: float | None  # gflops_per_s / nominal peak
+    over_ceiling: float | None = None  # gflops_per_s / measured ceiling (same threads, primary mode)
 
 
 @dataclass
@@ -94,6 +95,7 @@ class Profile:
     primary: str  # the mode used for ranking and GFLOP/s
     peak_gflops: float
     peak_how: str
+    ceiling_gflops: float | None  # measured: large FULLY_CONNECTED, primary mode, `threads`
     total_flops: int  # with the tensor shapes of the profiled run (dynamic dims resolved)
     whole: list[WholeModelTime] = field(default_factory=list)
     recommended: dict[str, Any] = field(default_factory=dict)  # fastest whole-model setting
@@ -104,6 +106,7 @@ class Profile:
     hotspots: list[NodeTime] = field(default_factory=list)
     nested_nodes: int = 0  # nodes in called subgraphs, timed inside their control-flow node
     overhead_s: dict[str, float] = field(default_factory=dict)
+    ceilings: list[dict[str, Any]] = field(default_factory=list)  # {threads, mode, gflops}
     capture_s: float | None = None
     inputs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float | None = None

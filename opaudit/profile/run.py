@@ -25,6 +25,7 @@ from opaudit.probe import start_probe
 from opaudit.profile.aggregate import build_profile
 from opaudit.profile.peak import peak_gflops
 from opaudit.profile.result import Profile
+from opaudit.profile.timing import MODES
 
 WORKER = (sys.executable, "-m", "opaudit.profile.worker")
 
@@ -51,8 +52,8 @@ class ProfileRunError(OpauditError):
 
 def profile_model(path: str, *, threads: int = 1, runs: int = 5, top: int = 15, sweep: Sequence[int] | None = None,
                   timeout: float = 1800.0, input_shapes: Mapping[str, Sequence[int]] | None = None,
-                  inputs_npz: str | None = None, seed: int = 0,
-                  worker: tuple[str, ...] = WORKER) -> Profile:
+                  inputs_npz: str | None = None, seed: int = 0, nodes: bool = True,
+                  modes: Sequence[str] = MODES, worker: tuple[str, ...] = WORKER) -> Profile:
     """Per-node latency profile of one `.tflite`.
 
     Args:
@@ -65,6 +66,8 @@ def profile_model(path: str, *, threads: int = 1, runs: int = 5, top: int = 15, 
       input_shapes: shapes of dynamic inputs by name (as `inspect --input-shape`).
       inputs_npz: `.npz` with the inputs (named after them, or `arr_<i>` in input order);
         default: seeded inputs as the probe makes them.
+      nodes: False = whole-model timings only (no capture, no per-node timings).
+      modes: runtime modes to time (`xnnpack`, `builtin`; see `timing`).
       worker: the child command (tests inject one).
     Raises:
       ModelFormatError / UsageError: bad input (exit 2); ProfileRunError: the model does not
@@ -72,6 +75,8 @@ def profile_model(path: str, *, threads: int = 1, runs: int = 5, top: int = 15, 
     """
     if threads < 1 or runs < 1 or top < 1:
         raise UsageError("--threads, --runs and --top must be at least 1")
+    if not modes or set(modes) - set(MODES):
+        raise UsageError(f"modes must be among {', '.join(MODES)}")
     if inputs_npz and not os.path.isfile(inputs_npz):
         raise UsageError(f"--inputs: no such file: {inputs_npz}")
     parsed = load(path)  # ModelFormatError before any child starts
@@ -81,7 +86,8 @@ def profile_model(path: str, *, threads: int = 1, runs: int = 5, top: int = 15, 
     with tempfile.TemporaryDirectory(prefix="opaudit-profile-") as tmp:
         out = Path(tmp) / "profile.json"
         cmd = (*worker, "--out", str(out), "--threads", str(threads), "--runs", str(runs),
-               "--sweep", ",".join(map(str, sweep)), *(("--inputs", os.path.abspath(inputs_npz)) if inputs_npz else ()))
+               "--sweep", ",".join(map(str, sweep)), "--modes", ",".join(modes),
+               *(("--inputs", os.path.abspath(inputs_npz)) if inputs_npz else ()), *(() if nodes else ("--whole-only",)))
         handle = start_probe(path, {str(k): v for k, v in shapes.items()}, timeout=timeout, seed=seed, worker=cmd)
         ops = inspect_model(path, probe=False).operators
         result = handle.result()

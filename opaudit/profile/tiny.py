@@ -1,4 +1,5 @@
-"""The smallest useful model: `out = a + b` on float32[1] (to time `invoke()` itself)."""
+"""Models built here to calibrate the timings: the smallest useful one (`invoke()` overhead)
+and one large matrix product (the GFLOP/s the runtime really reaches on this machine)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,41 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 
-def one_element_add() -> bytes:
-    """A valid `.tflite` (bytes): inputs a, b float32[1], output a + b; one ADD node."""
-    tensors = []
-    for name in ("a", "b", "out"):
-        t = schema.TensorT()
-        t.shape, t.type, t.buffer, t.name = np.array([1], np.int32), schema.TensorType.FLOAT32, 0, name
-        tensors.append(t)
+def _tensor(name: str, shape, buffer: int = 0) -> schema.TensorT:
+    t = schema.TensorT()
+    t.shape, t.type, t.buffer, t.name = np.array(shape, np.int32), schema.TensorType.FLOAT32, buffer, name
+    return t
+
+
+def _one_op_model(code: int, options_type: int, options, tensors, inputs, outputs, buffers) -> bytes:
     op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1], [2]
-    op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.AddOptions, schema.AddOptionsT()
-    code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.version = schema.BuiltinOperator.ADD, schema.BuiltinOperator.ADD, 1
+    op.opcodeIndex, op.inputs, op.outputs = 0, inputs, outputs
+    op.builtinOptionsType, op.builtinOptions = options_type, options
+    oc = schema.OperatorCodeT()
+    oc.builtinCode, oc.deprecatedBuiltinCode, oc.version = code, min(code, 127), 1
     sg = schema.SubGraphT()
-    sg.tensors, sg.inputs, sg.outputs, sg.operators, sg.name = tensors, [0, 1], [2], [op], "add"
+    sg.tensors, sg.operators, sg.name = tensors, [op], "main"
+    sg.inputs, sg.outputs = [i for i in inputs if i >= 0 and tensors[i].buffer == 0], outputs
     model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [sg], [schema.BufferT()]
+    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [oc], [sg], buffers
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def one_element_add() -> bytes:
+    """A valid `.tflite` (bytes): inputs a, b float32[1], output a + b; one ADD node."""
+    return _one_op_model(schema.BuiltinOperator.ADD, schema.BuiltinOptions.AddOptions, schema.AddOptionsT(),
+                         [_tensor("a", [1]), _tensor("b", [1]), _tensor("out", [1])], [0, 1], [2],
+                         [schema.BufferT()])
+
+
+def dense(m: int = 256, k: int = 2048, n: int = 1024, seed: int = 0) -> tuple[bytes, int]:
+    """(model, FLOPs per invoke): FULLY_CONNECTED of input float32[m, k] with constant weights
+    [n, k] (seeded), no bias; 2*m*k*n FLOPs, compute-bound at these sizes."""
+    w = schema.BufferT()
+    w.data = np.random.default_rng(seed).standard_normal((n, k)).astype(np.float32).view(np.uint8).ravel()
+    tensors = [_tensor("x", [m, k]), _tensor("w", [n, k], buffer=1), _tensor("y", [m, n])]
+    model = _one_op_model(schema.BuiltinOperator.FULLY_CONNECTED, schema.BuiltinOptions.FullyConnectedOptions,
+                          schema.FullyConnectedOptionsT(), tensors, [0, 1, -1], [2], [schema.BufferT(), w])
+    return model, 2 * m * k * n

@@ -6,7 +6,8 @@ probe's (`status`, `stage`, `error`, `inputs`, `outputs`, `seconds`, `runtime`);
 to the JSON file named by `--out` (atomically), read by `opaudit.profile.run`.
 
 Request: `{"path", "shapes", "seed"}` as for the probe; the options come on the command line:
-`--out FILE --threads N --runs N --sweep 1,2 [--inputs FILE.npz]`.
+`--out FILE --threads N --runs N --sweep 1,2 [--modes xnnpack,builtin] [--inputs FILE.npz]
+[--whole-only]` (only step 2 below).
 
 What it measures:
 1. one run of the whole model on the builtin kernels with `experimental_preserve_all_tensors`
@@ -14,7 +15,8 @@ What it measures:
    subgraph 0 as the model really computes it;
 2. the whole model, median of `runs` invokes after a warm-up, for each mode and each thread
    count of `--sweep`;
-3. the `invoke()` call overhead (median over a one-element ADD model), per mode;
+3. the `invoke()` call overhead (median over a one-element ADD model), per mode, and the
+   GFLOP/s of a large FULLY_CONNECTED per mode and thread count (the measured ceiling);
 4. every node of subgraph 0 alone (`extract.NodeExtractor`), fed its captured inputs, median
    of `runs` invokes per mode at `--threads`; its builtin-mode outputs are compared with the
    captured ones. Nodes in other subgraphs run inside their WHILE/IF node and are timed with it.
@@ -31,7 +33,7 @@ import numpy as np
 
 from opaudit.profile import timing
 from opaudit.profile.extract import NodeExtractor, ints
-from opaudit.profile.tiny import one_element_add
+from opaudit.profile.tiny import dense, one_element_add
 
 
 def _seeded_inputs(interp, shapes: dict, seed: int, npz: str | None):
@@ -72,6 +74,21 @@ def overhead(modes, threads, runs) -> dict[str, float]:
         timing.feed(interp, [np.ones([1], np.float32), np.ones([1], np.float32)])
         out[mode] = timing.median_invoke(interp, max(runs, 50))[0]
     return out
+
+
+def ceiling(modes, sweep, runs) -> list[dict]:
+    """GFLOP/s of a large FULLY_CONNECTED (`tiny.dense`) per (threads, mode): what the
+    runtime's best kernel reaches on this machine now."""
+    content, flops = dense()
+    x = np.random.default_rng(0).standard_normal((256, 2048)).astype(np.float32)
+    rows = []
+    for threads in sweep:
+        for mode in modes:
+            interp = timing.interpreter(mode, threads, content=content)
+            timing.feed(interp, [x])
+            rows.append({"threads": threads, "mode": mode,
+                         "gflops": flops / timing.median_invoke(interp, max(runs, 5))[0] / 1e9})
+    return rows
 
 
 def time_node(ex: NodeExtractor, capture, index: int, modes, threads, runs) -> dict:
@@ -131,25 +148,28 @@ def _measure(req: dict, opts, reply: dict) -> None:
     from opaudit import atomic
 
     reply["runtime"] = f"ai_edge_litert {getattr(ai_edge_litert, '__version__', '?')}"
-    modes, threads = timing.MODES, opts.threads
+    modes, threads = opts.modes, opts.threads
     t0 = time.perf_counter()
-    capture = timing.interpreter("builtin", threads, path=req["path"], preserve=True)
+    capture = timing.interpreter("builtin", threads, path=req["path"], preserve=opts.nodes)
     reply["stage"] = "allocate"
     values, reply["inputs"] = _seeded_inputs(
         capture, {str(k): v for k, v in req.get("shapes", {}).items()}, int(req.get("seed", 0)), opts.inputs)
     reply["stage"] = "invoke"
-    capture.invoke()
-    capture_s = time.perf_counter() - t0
-    whole = whole_model(req["path"], values, modes, opts.sweep, opts.runs)
-    with open(req["path"], "rb") as f:
-        ex = NodeExtractor(f.read())
-    nodes = [time_node(ex, capture, i, modes, threads, opts.runs)
-             for i in range(len(ex.subgraph(0).operators or []))]
-    atomic.write_json(opts.out, {
-        "runtime": reply["runtime"], "threads": threads, "runs": opts.runs, "modes": list(modes),
-        "capture_s": capture_s, "whole": whole, "overhead_s": overhead(modes, threads, opts.runs),
-        "nodes": nodes, "inputs": reply["inputs"],
-        "shapes": timing.shapes(capture, len(ex.subgraph(0).tensors or []))})
+    raw = {"runtime": reply["runtime"], "threads": threads, "runs": opts.runs, "modes": list(modes),
+           "inputs": reply["inputs"], "nodes": []}
+    if opts.nodes:
+        capture.invoke()
+        raw["capture_s"] = time.perf_counter() - t0
+    raw["whole"] = whole_model(req["path"], values, modes, opts.sweep, opts.runs)
+    if opts.nodes:
+        with open(req["path"], "rb") as f:
+            ex = NodeExtractor(f.read())
+        raw["nodes"] = [time_node(ex, capture, i, modes, threads, opts.runs)
+                        for i in range(len(ex.subgraph(0).operators or []))]
+        raw["shapes"] = timing.shapes(capture, len(ex.subgraph(0).tensors or []))
+        raw["overhead_s"] = overhead(modes, threads, opts.runs)
+        raw["ceiling"] = ceiling(modes, opts.sweep, opts.runs)
+    atomic.write_json(opts.out, raw)
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
@@ -159,6 +179,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--sweep", type=lambda s: [int(x) for x in s.split(",") if x], default=[1])
     ap.add_argument("--inputs")
+    ap.add_argument("--modes", type=lambda s: [m for m in s.split(",") if m in timing.MODES], default=list(timing.MODES))
+    ap.add_argument("--whole-only", dest="nodes", action="store_false", help="whole-model timings only")
     return ap.parse_args(argv)
 
 

@@ -51,15 +51,18 @@ def render(prof: Profile, console: Console | None = None, top: int = 15) -> None
 
 
 def _groups(c: Console, prof: Profile, top: int) -> None:
-    t = Table(title=f"Per op type ({prof.primary} share; peak {prof.peak_gflops:.0f} GFLOP/s, {prof.peak_how})",
-              title_justify="left")
+    ceil = "—" if prof.ceiling_gflops is None else f"{prof.ceiling_gflops:.0f}"
+    c.print(f"peak {prof.peak_gflops:.0f} GFLOP/s ({_short(prof.peak_how)}); measured ceiling {ceil} GFLOP/s "
+            f"(large FULLY_CONNECTED, {prof.primary}, {prof.threads} thread(s))")
+    t = Table(title=f"Per op type (share of {prof.primary} node time)", title_justify="left")
     t.add_column("op")
-    for col in ("nodes", *prof.modes, "share", "GFLOP", "GFLOP/s", "of peak"):
+    for col in ("nodes", *prof.modes, "share", "GFLOP", "GFLOP/s", "of peak", "of ceiling"):
         t.add_column(col, justify="right")
     for g in prof.op_types[:top]:
         t.add_row(_short(g.name, 32), str(g.nodes), *(_dur(g.seconds.get(m)) for m in prof.modes),
                   f"{g.share:.1%}", f"{g.flops / 1e9:.2f}" if g.flops else "—", _rate(g.gflops_per_s),
-                  "—" if g.over_peak is None else f"{g.over_peak:.2f}")
+                  "—" if g.over_peak is None else f"{g.over_peak:.2f}",
+                  "—" if g.over_ceiling is None else f"{g.over_ceiling:.2f}")
     c.print(t)
     c.print(f"total {prof.total_flops / 1e9:.2f} GFLOP with run-time shapes"
             + (f" ({prof.static_flops / 1e9:.2f} from the file's static shapes)" if prof.static_flops is not None else ""))
