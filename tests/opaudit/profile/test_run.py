@@ -5,14 +5,13 @@ import json
 import subprocess
 import sys
 
-import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
 from opaudit.errors import ModelFormatError, UsageError
 from opaudit.profile import ProfileRunError, profile_model
-from opaudit.profile.tiny import dense, one_element_add
+from opaudit.profile.tiny import dense, one_element_add, one_op_model, tensor
 
 
 def run(*args, timeout=300):
@@ -22,22 +21,8 @@ def run(*args, timeout=300):
 
 def unresolved_custom_op() -> bytes:
     """x float32[2] -> custom op `NoSuchOp` -> y: loads, fails to prepare."""
-    tensors = []
-    for name in ("x", "y"):
-        t = schema.TensorT()
-        t.shape, t.type, t.buffer, t.name = np.array([2], np.int32), schema.TensorType.FLOAT32, 0, name
-        tensors.append(t)
-    code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.customCode = 32, 32, "NoSuchOp"  # 32 = CUSTOM
-    op = schema.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0], [1]
-    sg = schema.SubGraphT()
-    sg.tensors, sg.inputs, sg.outputs, sg.operators = tensors, [0], [1], [op]
-    m = schema.ModelT()
-    m.version, m.operatorCodes, m.subgraphs, m.buffers = 3, [code], [sg], [schema.BufferT()]
-    b = flatbuffers.Builder(256)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    return one_op_model(schema.BuiltinOperator.CUSTOM, 0, None, [tensor("x", [2]), tensor("y", [2])], [0], [1],
+                        [schema.BufferT()], custom="NoSuchOp")
 
 
 @pytest.fixture
