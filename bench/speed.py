@@ -49,7 +49,7 @@ def _keras(config: str, threads: int):
     return tf, loaded.keras, inputs
 
 
-def child(config: str, threads: int, tflite: str, runs: int) -> dict:
+def child(config: str, threads: int, tflite: str, runs: int, modes: list[str]) -> dict:
     """All timings of one (config, threads) in this process."""
     import numpy as np
 
@@ -63,15 +63,17 @@ def child(config: str, threads: int, tflite: str, runs: int) -> dict:
            "keras_predict_on_batch_s": _median(lambda: model.predict_on_batch(arg), runs),
            "keras_tf_function_s": _median(lambda: graph_fn(*inputs), runs)}
     names = [t.name.split(":")[0] for t in model.inputs]
-    for mode in timing.MODES:
+    for mode in modes:
         interp = timing.interpreter(mode, threads, path=tflite)
         order = [d["name"] for d in interp.get_input_details()]
         values = [np.asarray(inputs[_input_position(n, names)], np.float32) for n in order]
         timing.feed(interp, values)
         row[f"litert_{mode}_s"] = _median(interp.invoke, runs)
-        if mode == "builtin":  # builtin kernels resize every tensor: run-time shapes are all there
-            row["flops"], row["static_flops"] = runtime_flops(interp, tflite)
         del interp
+    interp = timing.interpreter("builtin", threads, path=tflite)  # builtin kernels resize every tensor
+    timing.feed(interp, values)
+    interp.invoke()
+    row["flops"], row["static_flops"] = runtime_flops(interp, tflite)
     return row
 
 
@@ -108,10 +110,10 @@ def fixed_model(config: str) -> str:
     return str(out / "model.tflite")
 
 
-def _spawn(config: str, threads: int, tflite: str, runs: int) -> dict:
+def _spawn(config: str, threads: int, tflite: str, runs: int, modes: list[str]) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, __file__, "--child", config, "--threads", str(threads), "--runs", str(runs),
-                           "--tflite", f"{config}={tflite}"], capture_output=True, text=True, env=env)
+                           "--tflite", f"{config}={tflite}", "--modes", *modes], capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
         raise SystemExit(f"{config} x{threads}: child failed ({proc.returncode})\n{proc.stderr[-3000:]}")
@@ -122,7 +124,7 @@ def report(rows: list[dict], peak: tuple[float, str], ceilings: dict) -> None:
     """Print medians, ratios and GFLOP/s."""
     for r in rows:
         c, n = r["config"], r["threads"]
-        best = min(r["litert_xnnpack_s"], r["litert_builtin_s"])
+        best = min(v for k, v in r.items() if k.startswith("litert_"))
         print(f"{c} x{n}: " + ", ".join(f"{k[:-2]} {v:.3f} s" for k, v in r.items() if k.endswith("_s")))
         print(f"  LiteRT(XNNPACK)/Keras: graph {r['litert_xnnpack_s'] / r['keras_predict_on_batch_s']:.2f}x "
               f"(tf.function {r['litert_xnnpack_s'] / r['keras_tf_function_s']:.2f}x), "
@@ -146,12 +148,14 @@ def main() -> int:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, os.cpu_count() or 1])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tflite", nargs="*", default=[], help="CONFIG=PATH of an already fixed model")
+    ap.add_argument("--modes", nargs="+", default=["xnnpack", "builtin"], choices=["xnnpack", "builtin"],
+                    help="LiteRT modes (builtin-only costs ~4x XNNPACK's time on Mask R-CNN)")
     ap.add_argument("--json")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     given = dict(t.split("=", 1) for t in args.tflite)
     if args.child:
-        print("RESULT " + json.dumps(child(args.child, args.threads[0], given[args.child], args.runs)), flush=True)
+        print("RESULT " + json.dumps(child(args.child, args.threads[0], given[args.child], args.runs, args.modes)), flush=True)
         return 0
     import numpy as np
 
@@ -160,7 +164,7 @@ def main() -> int:
     from opaudit.profile.tiny import dense
 
     models = {c: given.get(c) or fixed_model(c) for c in args.configs}
-    rows = [_spawn(c, n, models[c], args.runs) for c in args.configs for n in args.threads]
+    rows = [_spawn(c, n, models[c], args.runs, args.modes) for c in args.configs for n in args.threads]
     content, f = dense()
     ceilings = {}
     for n in args.threads:

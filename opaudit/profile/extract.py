@@ -83,6 +83,13 @@ class NodeExtractor:
                 todo.extend(r for op in self.subgraph(s).operators or [] for r in subgraph_refs(op))
         return order
 
+    def is_constant(self, t: schema.TensorT) -> bool:
+        """True for a tensor with data in its buffer (weights, constants); variables are not."""
+        if t.buffer <= 0 or t.isVariable:
+            return False
+        b = self.model.Buffers(t.buffer)
+        return b is not None and (b.DataLength() > 0 or b.Offset() > 1)
+
     def _buffer(self, index: int) -> schema.BufferT:
         buf = schema.BufferT.InitFromObj(self.model.Buffers(index))
         if buf.offset > 1:  # stored after the flatbuffer: copy inline
@@ -129,7 +136,7 @@ class NodeExtractor:
                 if t < 0 or t in used:
                     continue
                 used[t] = len(used)
-                if t not in produced and not state.is_constant(src.tensors[t]):
+                if t not in produced and not self.is_constant(src.tensors[t]):
                     inputs.append(t)
         sg = schema.SubGraphT()
         sg.tensors = [state.tensor(src.tensors[t], input_shapes.get(t) if t in inputs else None) for t in used]
@@ -149,12 +156,6 @@ class _Builder:
         self.codes: list[schema.OperatorCodeT] = []
         self._buf_map: dict[int, int] = {0: 0}
         self._code_map: dict[int, int] = {}
-
-    def is_constant(self, t: schema.TensorT) -> bool:
-        if t.buffer <= 0 or t.isVariable:
-            return False
-        b = self.source.model.Buffers(t.buffer)
-        return b is not None and (b.DataLength() > 0 or b.Offset() > 1)
 
     def tensor(self, t: schema.TensorT, shape: Sequence[int] | None) -> schema.TensorT:
         out = copy.copy(t)

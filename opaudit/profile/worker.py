@@ -97,7 +97,7 @@ def time_node(ex: NodeExtractor, capture, index: int, modes, threads, runs) -> d
     row = {"index": index, "seconds": {}, "exact": None, "max_abs_diff": None, "error": None,
            "calls": ex.closure(0, [index])[1:]}
     try:
-        feeds = [t for t in ints(op.inputs) if t >= 0 and not _constant(ex, t)]
+        feeds = [t for t in ints(op.inputs) if t >= 0 and not ex.is_constant(ex.subgraph(0).tensors[t])]
         values = {t: timing.tensor(capture, t) for t in dict.fromkeys(feeds)}
         want = [timing.tensor(capture, t) for t in ints(op.outputs) if t >= 0]
         content = ex.extract(0, [index], {t: list(v.shape) for t, v in values.items()})
@@ -112,14 +112,6 @@ def time_node(ex: NodeExtractor, capture, index: int, modes, threads, runs) -> d
     except Exception as e:  # a node that cannot run alone is reported, not fatal  # noqa: BLE001
         row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:500]}"
     return row
-
-
-def _constant(ex: NodeExtractor, t: int) -> bool:
-    tensor = ex.subgraph(0).tensors[t]
-    if tensor.buffer <= 0 or tensor.isVariable:
-        return False
-    b = ex.model.Buffers(tensor.buffer)
-    return b is not None and (b.DataLength() > 0 or b.Offset() > 1)
 
 
 def _delegated(interp) -> bool:
