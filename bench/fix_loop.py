@@ -56,20 +56,6 @@ def latency(model: str, config: str, tflite: Path, runs: int) -> dict:
     return {"keras_s": keras_s, "tflite_s": tflite_s, "runs": runs}
 
 
-def peak_gflops() -> tuple[float, str]:
-    """Theoretical float32 peak of this machine: cores x GHz x 32 FLOP/cycle (2 AVX2 FMA units x
-    8 lanes x 2), from /proc/cpuinfo (the nominal clock; turbo is not counted)."""
-    cores = os.cpu_count() or 1
-    mhz = 0.0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("cpu MHz"):
-                mhz = max(mhz, float(line.split(":")[1]))
-    except OSError:
-        pass
-    return cores * mhz / 1000 * 32, f"{cores} cores x {mhz / 1000:.2f} GHz x 32 FLOP/cycle"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mrcnn")
@@ -97,6 +83,7 @@ def main() -> int:
     if fix.fixed:
         from opaudit.flatbuf.model import load
         from opaudit.flops import count_flops
+        from opaudit.profile.peak import peak_gflops
 
         row.update(latency(args.model, args.config, tmp / "out" / "model.tflite", args.runs))
         row["tflite_over_keras"] = round(row["tflite_s"] / row["keras_s"], 3)

@@ -178,6 +178,7 @@ def fix(
     cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Serve unchanged reruns from the cache.")] = True,
     weights_exclude: Annotated[Optional[list[str]], typer.Option("--weights-exclude", help="Layer not to load from --weights (repeatable), e.g. heads with another class count.")] = None,
     keras: Annotated[Optional[str], typer.Option("--keras", help="2 | 3: Keras version of the model code/file (default: detected; 2 runs under tf_keras).")] = None,
+    profile: Annotated[bool, typer.Option("--profile", help="Add the per-node latency profile of the fixed model (docs/profile.md).")] = False,
 ) -> None:
     """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras."""
     from opaudit.fix import run_fix
@@ -186,7 +187,7 @@ def fix(
     result = run_fix(model, out=out, config=config, weights=str(weights) if weights else None,
                      samples=samples, max_iterations=max_iterations, timeout=timeout,
                      rules=[str(r) for r in rules or []], use_cache=cache, keras=keras,
-                     weights_exclude=weights_exclude or ())
+                     weights_exclude=weights_exclude or (), profile=profile)
     print_summary(result)
     raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
 
@@ -252,6 +253,39 @@ def _write_compare_overlay(data: dict, tflite: Path, path: Path) -> None:
     r = inspect_model(str(tflite), probe=False)
     names = {t.index: t.name for t in r.tensors if t.subgraph == 0}
     write_bytes(path, json.dumps(compare_overlay(data, r.operators, names), indent=1))
+
+
+@app.command()
+def profile(
+    model: Annotated[Path, typer.Argument(help="A .tflite file.", show_default=False)],
+    threads: Annotated[int, typer.Option(help="num_threads for the per-node timings.")] = 1,
+    runs: Annotated[int, typer.Option(help="Invokes per measurement (median, after one warm-up).")] = 5,
+    top: Annotated[int, typer.Option(help="Hot spots and layers shown.")] = 15,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the profile as JSON (docs/profile.md).")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write an HTML page here.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds allowed for the measuring child.")] = 1800.0,
+    input_shape: Annotated[Optional[list[str]], typer.Option("--input-shape", help="NAME=1,224,224,3 for a dynamic input.")] = None,
+    inputs: Annotated[Optional[Path], typer.Option("--inputs", help=".npz of input arrays (default: seeded).")] = None,
+) -> None:
+    """Time every node alone (captured inputs) and the whole model; per op type, GFLOP/s, hot spots."""
+    import json
+
+    from opaudit.profile import profile_model
+
+    prof = profile_model(str(model), threads=threads, runs=runs, top=top, timeout=timeout,
+                         input_shapes=parse_input_shapes(input_shape), inputs_npz=str(inputs) if inputs else None)
+    if json_out:
+        typer.echo(json.dumps(prof.to_dict(), indent=1))
+    else:
+        from opaudit.render.profile_terminal import render
+
+        render(prof, top=top)
+    if html:
+        from opaudit.atomic import write_bytes
+        from opaudit.render.profile_html import render_profile_html
+
+        write_bytes(html, render_profile_html(prof.to_dict()))
+    raise typer.Exit(EXIT_OK)
 
 
 def main() -> None:

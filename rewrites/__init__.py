@@ -27,7 +27,7 @@ from rewrites.registry import (
 )
 
 # Built-in rules register on import (one rule per module).
-from rewrites import crop_and_resize, map_fn, nms, set_operation, time_distributed  # noqa: E402,F401
+from rewrites import crop_and_resize, full_window_conv, map_fn, nms, set_operation, time_distributed  # noqa: E402,F401
 
 __all__ = [
     "ENTRY_POINT_GROUP",

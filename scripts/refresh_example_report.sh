@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
-.venv/bin/opaudit fix --model mrcnn --config small --no-cache --out "$out"  # cached reports keep their old renderer
+.venv/bin/opaudit fix --model mrcnn --config small --no-cache --profile --out "$out"  # cached reports keep their old renderer; --profile: the latency section
 cp "$out/report.html" reports/mrcnn-small-fix.html
 rm -rf "$out"
 echo "wrote reports/mrcnn-small-fix.html"

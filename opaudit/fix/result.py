@@ -185,6 +185,8 @@ class FixResult:
         default_factory=lambda: {"model": None, "fix_json": "fix.json", "report": None})
     cache: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None
+    runtime: dict[str, Any] | None = None  # fastest measured num_threads / XNNPACK (`profile.aggregate.runtime_settings`)
+    profile: dict[str, Any] | None = None  # `opaudit profile` of the final model (`--profile`), or {"error"}
 
     @property
     def fixed(self) -> bool:

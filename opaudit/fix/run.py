@@ -32,7 +32,7 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
             rules: Sequence[str] = (), use_cache: bool = True,
             progress: Callable[[str], None] | None = None, pre_audit: bool = True,
             worker: tuple[str, ...] = WORKER, keras: str | None = None,
-            weights_exclude: Sequence[str] = ()) -> FixResult:
+            weights_exclude: Sequence[str] = (), profile: bool = False) -> FixResult:
     """Convert ``model`` to a builtin-only .tflite, rewriting layers until it runs and matches Keras.
 
     Writes ``out/model.tflite`` (when converted), ``out/fix.json`` (``FixResult.to_dict()``) and
@@ -41,14 +41,17 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
     so every blocker is found by converting. ``worker`` is the worker command (tests inject
     one). ``keras`` ("2" | "3") overrides the detected Keras version of the model's code or file
     (`opaudit.modelspec`). ``weights_exclude`` names layers not to load from ``weights`` (heads
-    whose class count differs). Raises UsageError for a MODEL, weights or samples the tool cannot use.
+    whose class count differs). A fixed model's whole-model latency is measured at 1 thread and
+    every core (``runtime`` in fix.json); ``profile=True`` adds the per-node profile
+    (``profile``, the report's latency section). Raises UsageError for a MODEL, weights or
+    samples the tool cannot use.
     """
     t0 = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spec = dataclasses.replace(describe(model, config if model == "mrcnn" else None, weights, keras),
                                weights_exclude=list(weights_exclude))
-    options = {"max_iterations": max_iterations, "timeout": timeout, "pre_audit": pre_audit}
+    options = {"max_iterations": max_iterations, "timeout": timeout, "pre_audit": pre_audit, "profile": profile}
     key = cache.key(spec, samples=samples, rules=rules, options=options)
     if use_cache and (entry := cache.lookup(key)):
         _say(progress, f"cache hit {key[:12]}")
@@ -61,11 +64,34 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
         finally:
             _keep_logs(Path(work), out)
     result.cache = {"key": key, "hit": False}
+    if result.fixed:
+        measure_latency(result, out / "model.tflite", per_node=profile, progress=progress, timeout=timeout)
     result.seconds = round(time.monotonic() - t0, 2)
     write_outputs(result, out)
     if use_cache and result.fixed:
         cache.store(key, {name: out / name for name in ("model.tflite", "fix.json", "report.html")})
     return result
+
+
+def measure_latency(result: FixResult, tflite: Path, *, per_node: bool, progress=None, timeout: float = 900.0) -> None:
+    """Fill ``result.runtime`` (whole model, XNNPACK, 1 thread vs every core) and, with
+    ``per_node``, ``result.profile``; a model that does not run leaves ``{"error": ...}``."""
+    from opaudit.errors import OpauditError
+    from opaudit.profile import profile_model
+    from opaudit.profile.aggregate import runtime_settings
+
+    _say(progress, "latency: per-node profile" if per_node else "latency: whole model, 1 thread vs every core")
+    try:
+        prof = profile_model(str(tflite), runs=3, nodes=per_node, timeout=max(timeout, 600.0),
+                             modes=("xnnpack", "builtin") if per_node else ("xnnpack",))
+    except OpauditError as e:
+        result.runtime = {"error": str(e)}
+        if per_node:
+            result.profile = {"error": str(e)}
+        return
+    result.runtime = runtime_settings(prof)
+    if per_node:
+        result.profile = prof.to_dict()
 
 
 def _say(progress, text: str) -> None:

@@ -54,7 +54,20 @@ def print_summary(result: FixResult, console=None) -> None:
             console.print(f"note: {result.parity.note}")
     for u in result.unfixed:
         console.print(f"[red]unfixed[/] {u.code} {u.op or u.output or ''} @ {u.layer}: {u.why} {u.error or ''}")
+    _print_runtime(result, console)
     console.print("artifacts: " + ", ".join(f"{k}={v}" for k, v in result.artifacts.items() if v))
+
+
+def _print_runtime(result: FixResult, console) -> None:
+    """One line: the fastest measured runtime setting (fix.json `runtime`), or why there is none."""
+    rt = result.runtime or {}
+    best = rt.get("recommended")
+    if best:
+        measured = ", ".join(f"{m['threads']} thread(s) {m['mode']} {m['median_s']:.3f} s" for m in rt.get("measured", []))
+        console.print(f"runtime: fastest num_threads={best['num_threads']}, XNNPACK {'on' if best['xnnpack'] else 'off'} "
+                      f"({measured})", markup=False, highlight=False)
+    elif rt.get("error"):
+        console.print(f"runtime: not measured: {rt['error']}", markup=False, highlight=False)
 
 
 def _iterations_table(result: FixResult):
