@@ -117,7 +117,8 @@ def start_probe(
         dynamic dims are 1.
       timeout: seconds before the child (and its process group) is killed.
       seed: seed of the generated inputs.
-      worker: the child command (JSON request on stdin, JSON reply as its last stdout line).
+      worker: the child command: JSON request on stdin; on stdout one JSON reply line per
+        resolver in `RESOLVERS` (``{"resolver": ..., "status": ..., "final": true, ...}``).
     """
     return ProbeHandle(path, shapes, timeout, seed, worker)
 

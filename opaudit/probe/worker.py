@@ -64,6 +64,13 @@ def _feed(interp, seed: int) -> list[dict]:
     return fed
 
 
+def seeded_inputs(interp, shapes: dict[str, list[int]], seed: int) -> list[dict]:
+    """Resize dynamic inputs (``shapes``: input index as a string -> shape; other dynamic dims
+    1), allocate, and set seeded inputs as the probe does; returns what was fed."""
+    _resize_and_allocate(interp, shapes)
+    return _feed(interp, seed)
+
+
 def _outputs(interp) -> list[dict]:
     return [{"name": d["name"], "shape": [int(x) for x in interp.get_tensor(d["index"]).shape],
              "dtype": str(getattr(d["dtype"], "__name__", d["dtype"]))}

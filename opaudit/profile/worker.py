@@ -33,15 +33,16 @@ import numpy as np
 
 from opaudit.profile import timing
 from opaudit.profile.extract import NodeExtractor, ints
+from opaudit.probe.run import RESOLVERS
 from opaudit.profile.tiny import dense, one_element_add
 
 
 def _seeded_inputs(interp, shapes: dict, seed: int, npz: str | None):
     """Allocate `interp`, set its inputs (seeded as the probe does, or from `npz`: arrays named
     after the inputs or `arr_<i>` in input order); returns (values in input order, description)."""
-    from opaudit.probe.worker import _inputs
+    from opaudit.probe.worker import seeded_inputs
 
-    fed = _inputs(interp, shapes, seed)
+    fed = seeded_inputs(interp, shapes, seed)
     details = interp.get_input_details()
     if npz:
         given = np.load(npz)
@@ -179,7 +180,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
 def main() -> None:
     opts = _args(sys.argv[1:])
     res = profile(json.loads(sys.stdin.read()), opts)
-    sys.stdout.write("\n" + json.dumps(res) + "\n")
+    # The probe protocol: one final reply per resolver (`opaudit.probe.run.RESOLVERS`). The
+    # timings cover both (builtin kernels and XNNPACK), so the same reply answers for each.
+    for resolver in RESOLVERS:
+        sys.stdout.write("\n" + json.dumps({**res, "resolver": resolver, "final": True}) + "\n")
     sys.stdout.flush()
 
 
