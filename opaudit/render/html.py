@@ -28,6 +28,9 @@ RuleLookup = Callable[[Operator], "str | None"]
 MAX_GRAPHS = 24  # neighbourhood drawings per report (one per failing node, first ones)
 MAX_LAYER_OPTIONS = 1000
 NAME_SHOWN = 120  # characters of a name shown in a table cell (full name in the details panel)
+# The overlay embedded for download keys nodes by tensor name; longer (pathological) names are left
+# out of the page rather than carried whole: `opaudit inspect --model-explorer` writes every node.
+OVERLAY_KEY_MAX = 2000
 NAME_DATA = 4000  # characters of a name kept in the JSON data block
 TARGET_LABEL = {"cpu": "CPU (builtin kernels)", "xnnpack": "XNNPACK delegate", "gpu": "GPU delegate"}
 TARGET_SHORT = {"cpu": "CPU", "xnnpack": "XNNPACK", "gpu": "GPU"}
@@ -262,7 +265,7 @@ def inspect_context(report: ModelReport, rule_lookup: RuleLookup | None = None) 
         "finding_groups": _finding_groups(report),
         "filters": {"ops": sorted(counts), "kinds": sorted(set(kinds.values())), "layers": layers,
                     "statuses": list(STATUS_VALUE)},
-        "data": {"nodes": details, "overlay": model_explorer_overlay(report), "sha256": report.sha256},
+        "data": {"nodes": details, "overlay": model_explorer_overlay(report, OVERLAY_KEY_MAX), "sha256": report.sha256},
     }
 
 

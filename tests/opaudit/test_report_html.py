@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import time
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
@@ -163,20 +164,39 @@ def test_model_explorer_overlay_format():
     rep = sample_report(30)
     overlay = model_explorer_overlay(rep)
     json.dumps(overlay)
-    # subgraph 0 has no name -> signature key; subgraph 1 keeps its own name
-    assert set(overlay) == {"serving_default", "while_body"}
-    main = overlay["serving_default"]
-    assert set(main["results"]) == {str(i) for i in range(30)}
+    # subgraph 0 is always "main" in Model Explorer's adapter; subgraph 1 keeps its own name
+    assert set(overlay) == {"main", "while_body"}
+    main = overlay["main"]
+    out_name = {o.index: rep.tensors[o.outputs[0]].name for o in rep.operators if o.subgraph == 0}
+    assert set(main["results"]) == set(out_name.values())  # keyed by output tensor name
     status = node_status(rep)
     for (sg, i), s in status.items():
         if sg == 0:
-            assert main["results"][str(i)]["value"] == {"runs": 0, "warning": 1, "blocked": 2}[s]
+            assert main["results"][out_name[i]]["value"] == {"runs": 0, "warning": 1, "blocked": 2}[s]
     flex = next(o for o in rep.operators if o.kind == "flex")
-    assert main["results"][str(flex.index)]["value"] == 2
+    assert main["results"][out_name[flex.index]]["value"] == 2
     values = [t["value"] for t in main["thresholds"]]
     assert values == sorted(values) and all(t["bgColor"].startswith("#") for t in main["thresholds"])
-    rep.signatures, rep.subgraphs = [], [SubgraphInfo(0, "", (), (), 30, 31)]
+    longest = max(len(n) for n in out_name.values())
+    assert len(model_explorer_overlay(rep, longest - 1)["main"]["results"]) < len(out_name)
+    rep.signatures, rep.subgraphs = [], [SubgraphInfo(0, "serving", (), (), 30, 31)]
     assert graph_ids(rep) == {0: "main", 1: "subgraph_1"}
+
+
+def test_model_explorer_overlay_matches_the_packages_own_adapter():
+    """Graph ids and keys are those Model Explorer's own TFLite adapter builds for a real model
+    (its node ids are not operator indices: constants are numbered among the operators)."""
+    from model_explorer.builtin_tflite_mlir_adapter import BuiltinTfliteMlirAdapter
+
+    from opaudit.inspect import inspect_model
+
+    path = Path(__file__).parent / "fixtures/third_party/mediapipe/selfie_segmentation.tflite"
+    overlay = model_explorer_overlay(inspect_model(str(path), target="cpu", probe=False))
+    graphs = BuiltinTfliteMlirAdapter().convert(str(path), {})["graphCollections"][0].graphs
+    names = {g["id"]: {a["value"] for n in g["nodes"] for m in n.get("outputsMetadata", [])
+                       for a in m["attrs"] if a["key"] == "tensor_name"} for g in graphs}
+    assert set(overlay) == {"main"} <= set(names)
+    assert len(overlay["main"]["results"]) == 246 and set(overlay["main"]["results"]) <= names["main"]
 
 
 def test_fix_report_contents_and_missing_keys():
