@@ -61,8 +61,12 @@ def keras_package(model):
     """
     import importlib
 
-    top = type(model).__module__.split(".", 1)[0]
-    return importlib.import_module("tf_keras" if top == "tf_keras" else "keras")
+    return importlib.import_module("tf_keras" if is_tf_keras(model) else "keras")
+
+
+def is_tf_keras(obj) -> bool:
+    """True when ``obj`` (a model or layer) comes from tf_keras (Keras 2), not Keras 3."""
+    return type(obj).__module__.split(".", 1)[0] == "tf_keras"
 
 
 def _accepts_verbose(archive) -> bool:

@@ -15,6 +15,7 @@ conversion failed; `decide` (pure) then says what comes next:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -106,7 +107,7 @@ def convert_and_inspect(session: Session, n: int, plan: Plan, result: FixResult)
     it.size = it.conversion.size
     operators, found, it.probe, it.inspect_error = _inspect(tfl, session)
     it.findings = [f for f in found if f.code not in adapt.OTHER_TARGET_CODES]
-    it.other_target_findings = _count(f.code for f in found if f.code in adapt.OTHER_TARGET_CODES)
+    it.other_target_findings = dict(Counter(f.code for f in found if f.code in adapt.OTHER_TARGET_CODES))
     it.op_histogram = adapt.histogram(operators)
     it.op_delta = adapt.histogram_delta(result.op_histogram_after, it.op_histogram)
     it.non_builtin = adapt.non_builtin(operators)
@@ -116,13 +117,6 @@ def convert_and_inspect(session: Session, n: int, plan: Plan, result: FixResult)
     atomic.copy(tfl, session.out / "model.tflite")
     result.artifacts["model"] = "model.tflite"
     return it, tfl
-
-
-def _count(codes) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for c in codes:
-        out[c] = out.get(c, 0) + 1
-    return out
 
 
 def _inspect(path: Path, session: Session):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opaudit.fix.converter import is_tf_keras
 from opaudit.fix.layer_paths import resolve_layer
 
 BLOCKERS = {
@@ -100,7 +101,7 @@ def scan_layers(layers: dict[str, Any], layer_rules) -> tuple[list[dict[str, Any
         names = layer_rules(layer)
         if names:
             table[path] = names
-        if type(layer).__name__ != "TimeDistributed" or type(layer).__module__.startswith("tf_keras"):
+        if type(layer).__name__ != "TimeDistributed" or is_tf_keras(layer):
             continue  # tf_keras folds the steps into the batch (RESHAPE -> op -> RESHAPE): no unroll
         try:
             steps = layer.input.shape[1]
