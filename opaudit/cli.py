@@ -179,17 +179,25 @@ def fix(
     weights_exclude: Annotated[Optional[list[str]], typer.Option("--weights-exclude", help="Layer not to load from --weights (repeatable), e.g. heads with another class count.")] = None,
     keras: Annotated[Optional[str], typer.Option("--keras", help="2 | 3: Keras version of the model code/file (default: detected; 2 runs under tf_keras).")] = None,
     profile: Annotated[bool, typer.Option("--profile", help="Add the per-node latency profile of the fixed model (docs/profile.md).")] = False,
+    quantize: Annotated[Optional[list[str]], typer.Option("--quantize", help="none | fp16 | dynamic | int8, comma-separated or repeated: quantized variants scored on the task (docs/quantize.md).")] = None,
+    calibration: Annotated[Optional[str], typer.Option("--calibration", help="int8: file.py:function returning calibration inputs (default: the parity samples).")] = None,
 ) -> None:
-    """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras."""
+    """Convert, audit, rewrite and reconvert until the model is builtin-only, invokes and matches Keras.
+
+    Exit 0: fixed (and every --quantize variant holds its bar); 1: not fixed, or a variant misses
+    its bar or does not run; 2: bad input."""
     from opaudit.fix import run_fix
+    from opaudit.quantize.modes import parse_modes
     from opaudit.render.fix_terminal import print_summary
 
+    modes = parse_modes(quantize)
     result = run_fix(model, out=out, config=config, weights=str(weights) if weights else None,
                      samples=samples, max_iterations=max_iterations, timeout=timeout,
                      rules=[str(r) for r in rules or []], use_cache=cache, keras=keras,
-                     weights_exclude=weights_exclude or (), profile=profile)
+                     weights_exclude=weights_exclude or (), profile=profile, quantize=modes, calibration=calibration)
     print_summary(result)
-    raise typer.Exit(EXIT_OK if result.fixed else EXIT_FINDINGS)
+    variants_ok = all(v.status == "ok" for v in (result.quantization.variants if result.quantization else []))
+    raise typer.Exit(EXIT_OK if result.fixed and variants_ok else EXIT_FINDINGS)
 
 
 @app.command()

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from opaudit.findings import Finding, ProbeResult, to_jsonable
+from opaudit.quantize.result import QuantReport
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 Plan = dict[str, list[str]]
 
 
@@ -187,6 +188,7 @@ class FixResult:
     seconds: float | None = None
     runtime: dict[str, Any] | None = None  # fastest measured num_threads / XNNPACK (`profile.aggregate.runtime_settings`)
     profile: dict[str, Any] | None = None  # `opaudit profile` of the final model (`--profile`), or {"error"}
+    quantization: QuantReport | None = None  # `--quantize`: variants and their task metrics
 
     @property
     def fixed(self) -> bool:

@@ -20,6 +20,7 @@ from opaudit import atomic
 from opaudit.fix import cache
 from opaudit.fix import finding_adapters as adapt
 from opaudit.fix.loop import iterate
+from opaudit.fix.quantize import quantize_fixed
 from opaudit.fix.result import FixResult, PreAudit
 from opaudit.fix.rule_plan import extend_plan
 from opaudit.fix.session import Session
@@ -32,7 +33,8 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
             rules: Sequence[str] = (), use_cache: bool = True,
             progress: Callable[[str], None] | None = None, pre_audit: bool = True,
             worker: tuple[str, ...] = WORKER, keras: str | None = None,
-            weights_exclude: Sequence[str] = (), profile: bool = False) -> FixResult:
+            weights_exclude: Sequence[str] = (), profile: bool = False,
+            quantize: Sequence[str] = (), calibration: str | None = None) -> FixResult:
     """Convert ``model`` to a builtin-only .tflite, rewriting layers until it runs and matches Keras.
 
     Writes ``out/model.tflite`` (when converted), ``out/fix.json`` (``FixResult.to_dict()``) and
@@ -43,15 +45,19 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
     (`opaudit.modelspec`). ``weights_exclude`` names layers not to load from ``weights`` (heads
     whose class count differs). A fixed model's whole-model latency is measured at 1 thread and
     every core (``runtime`` in fix.json); ``profile=True`` adds the per-node profile
-    (``profile``, the report's latency section). Raises UsageError for a MODEL, weights or
-    samples the tool cannot use.
+    (``profile``, the report's latency section). ``quantize`` (modes of `opaudit.quantize.modes`)
+    adds quantized variants of a fixed model, ``out/model.<mode>.tflite``, scored on the task
+    against the float Keras model (``quantization`` in fix.json; int8 calibrates on
+    ``calibration``, a ``file.py:function``, else on the parity samples). Raises UsageError for
+    a MODEL, weights or samples the tool cannot use.
     """
     t0 = time.monotonic()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spec = dataclasses.replace(describe(model, config if model == "mrcnn" else None, weights, keras),
                                weights_exclude=list(weights_exclude))
-    options = {"max_iterations": max_iterations, "timeout": timeout, "pre_audit": pre_audit, "profile": profile}
+    options = {"max_iterations": max_iterations, "timeout": timeout, "pre_audit": pre_audit, "profile": profile,
+               "quantize": list(quantize), "calibration": calibration}
     key = cache.key(spec, samples=samples, rules=rules, options=options)
     if use_cache and (entry := cache.lookup(key)):
         _say(progress, f"cache hit {key[:12]}")
@@ -61,15 +67,23 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
                           progress=progress, worker=worker)
         try:
             result = _fix(session, max_iterations=max_iterations, use_plan=pre_audit)
+            if result.fixed and quantize:
+                result.quantization = quantize_fixed(session, result, list(quantize), out / "model.tflite", calibration)
         finally:
             _keep_logs(Path(work), out)
     result.cache = {"key": key, "hit": False}
     if result.fixed:
         measure_latency(result, out / "model.tflite", per_node=profile, progress=progress, timeout=timeout)
+        for v in result.quantization.variants if result.quantization else []:
+            if v.path:
+                v.runtime = whole_model_latency(out / v.path, progress, timeout)
+        if result.quantization:
+            result.quantization.float_runtime = result.runtime
     result.seconds = round(time.monotonic() - t0, 2)
     write_outputs(result, out)
     if use_cache and result.fixed:
-        cache.store(key, {name: out / name for name in ("model.tflite", "fix.json", "report.html")})
+        names = ["model.tflite", "fix.json", "report.html"] + [v.path for v in _variants(result) if v.path]
+        cache.store(key, {name: out / name for name in names})
     return result
 
 
@@ -94,14 +108,32 @@ def measure_latency(result: FixResult, tflite: Path, *, per_node: bool, progress
         result.profile = prof.to_dict()
 
 
+def whole_model_latency(tflite: Path, progress=None, timeout: float = 900.0) -> dict:
+    """XNNPACK whole-model latency at 1 thread and every core (`runtime_settings`), or ``{"error"}``."""
+    from opaudit.errors import OpauditError
+    from opaudit.profile import profile_model
+    from opaudit.profile.aggregate import runtime_settings
+
+    _say(progress, f"latency: {tflite.name}")
+    try:
+        return runtime_settings(profile_model(str(tflite), runs=3, nodes=False, timeout=max(timeout, 600.0),
+                                              modes=("xnnpack",)))
+    except OpauditError as e:
+        return {"error": str(e)}
+
+
 def _say(progress, text: str) -> None:
     if progress:
         progress(text)
 
 
+def _variants(result: FixResult) -> list:
+    return result.quantization.variants if result.quantization else []
+
+
 def _from_cache(entry: Path, out: Path, key: str, t0: float) -> FixResult:
     result = FixResult.from_dict(json.loads((entry / "fix.json").read_text()))
-    for name in ("model.tflite", "report.html"):
+    for name in ["model.tflite", "report.html"] + [v.path for v in _variants(result) if v.path]:
         if (entry / name).is_file():
             atomic.copy(entry / name, out / name)
     result.cache = {"key": key, "hit": True, "original_seconds": result.seconds}

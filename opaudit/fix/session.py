@@ -55,9 +55,10 @@ class Session:
         return res
 
     def convert(self, plan: dict[str, list[str]], out: Path, label: str,
-                spec: ModelSpec | None = None) -> Conversion:
-        """Convert (builtins only) with ``plan`` applied, to ``out``."""
-        res = self.run("convert", label, spec=spec, plan=plan, out=str(out))
+                spec: ModelSpec | None = None, **fields: Any) -> Conversion:
+        """Convert (builtins only) with ``plan`` applied, to ``out``; ``fields`` add task options
+        (``quantize={"mode", "calibration"}``)."""
+        res = self.run("convert", label, spec=spec, plan=plan, out=str(out), **fields)
         return Conversion.from_worker(res)
 
     def say(self, text: str) -> None:

@@ -11,6 +11,8 @@ the worker writes its stage to ``stage_file`` as it goes and its result JSON to 
   atomically; or return the converter's structured errors mapped to layers.
 * parity: run Keras and the .tflite on the saved samples and compare (`parity.py`).
 * compare: after a parity failure, layer by layer (`opaudit.compare`): divergent or ill-conditioned.
+* keras_outputs, quantize, quant_eval: `fix --quantize` (`opaudit.quantize.tasks`). A convert task
+  with ``quantize`` = ``{"mode", "calibration"}`` quantizes through the converter instead.
 """
 
 from __future__ import annotations
@@ -151,7 +153,18 @@ def _convert(task, spec, loaded, plan, rw, records: list) -> bytes:
     rules = rw.applied(loaded.keras, plan) if plan else contextlib.nullcontext([])
     with rules as record, pinned_converter(loaded.keras, task["signature"]) as converter:
         records.extend(record)
+        if task.get("quantize"):
+            _quantize_options(converter, task["quantize"])
         return converter.convert()
+
+
+def _quantize_options(converter, options: dict[str, Any]) -> None:
+    """`fix --quantize` through the converter (the LiteRT Quantizer's fallback)."""
+    from opaudit import samples
+    from opaudit.quantize.backends import configure_converter
+
+    cal = samples.load(options["calibration"]) if options.get("calibration") else None
+    configure_converter(converter, options["mode"], (lambda: iter(cal)) if cal else None)
 
 
 def _keras_outputs(model, inputs: list[np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
@@ -226,7 +239,16 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-TASKS = {"prepare": do_prepare, "convert": do_convert, "parity": do_parity, "compare": do_compare}
+def _quant_task(name: str):
+    def run(task: dict[str, Any]) -> dict[str, Any]:
+        from opaudit.quantize import tasks
+
+        return getattr(tasks, f"do_{name}")(task)
+    return run
+
+
+TASKS = {"prepare": do_prepare, "convert": do_convert, "parity": do_parity, "compare": do_compare,
+         **{name: _quant_task(name) for name in ("keras_outputs", "quantize", "quant_eval", "calibration_samples")}}
 
 
 def main(argv: list[str]) -> int:

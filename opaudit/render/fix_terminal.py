@@ -55,6 +55,8 @@ def print_summary(result: FixResult, console=None) -> None:
     for u in result.unfixed:
         console.print(f"[red]unfixed[/] {u.code} {u.op or u.output or ''} @ {u.layer}: {u.why} {u.error or ''}")
     _print_runtime(result, console)
+    if result.quantization:
+        console.print(_quant_table(result))
     console.print("artifacts: " + ", ".join(f"{k}={v}" for k, v in result.artifacts.items() if v))
 
 
@@ -98,3 +100,26 @@ def _parity_table(parity: ParityReport):
                           if o.get(k) is not None)
         table.add_row(o["name"], o["kind"], "[green]ok[/]" if o["passed"] else "[red]FAILED[/]", detail)
     return table
+
+
+def _quant_table(result: FixResult):
+    """Float and every quantized mode side by side (`opaudit.quantize.summary.rows`)."""
+    from rich.table import Table
+
+    from opaudit.quantize.summary import rows
+
+    q = result.to_dict()["quantization"]
+    t = Table(title=f"quantized variants (task metrics vs float Keras on {q['samples']} samples, {q['subject']})")
+    for col in ("mode", "status", "tool", "size", "latency", "task metric", "kept float", "why"):
+        t.add_column(col)
+    for r in rows(q):
+        if r.get("agreement") is not None or "agreement" in r:
+            metric = (f"agreement {_num(r['agreement'])} % ({r['matched']}/{r['keras']}), mask IoU {_num(r['mask_iou'])}"
+                      if r.get("agreement") is not None else "no detections")
+        else:
+            metric = f"cosine {r['cosine']:.5f}, SNR {r['snr_db']:.1f} dB" if r.get("cosine") is not None else "-"
+        size = f"{r['size'] / 1e6:.2f} MB ({r['size_ratio']:.2f}x)" if r.get("size") else "-"
+        lat = f"{r['latency_s'] * 1e3:.3g} ms" if r.get("latency_s") else "-"
+        t.add_row(r["mode"], str(r["status"]), str(r["tool"] or "-"), size, lat, metric,
+                  "-" if r["kept_float"] is None else str(r["kept_float"]), r["reason"][:80])
+    return t

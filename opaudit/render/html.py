@@ -332,7 +332,24 @@ def fix_context(fix: dict[str, Any]) -> dict[str, Any]:
     done = [it for it in fix.get("iterations") or [] if it.get("size")]
     final = done[-1] if done else {}
     return {"fix": fix, "hist": hist, "iterations": iterations, "final": final,
-            "fixed": fix.get("status") == "fixed", "parity": fix.get("parity") or {}}
+            "fixed": fix.get("status") == "fixed", "parity": fix.get("parity") or {},
+            "quant": quant_context(fix.get("quantization"))}
+
+
+def quant_context(q: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Rows (`opaudit.quantize.summary.rows`) and one SVG bar chart geometry per variant."""
+    if not q:
+        return None
+    from opaudit.quantize.summary import noise_chart, rows
+
+    charts = {}
+    for v in q.get("variants") or []:
+        layers = noise_chart(v)
+        top = max([60.0] + [min(x["snr_out_db"], 120.0) for x in layers])
+        bars = [{"layer": x["layer"], "snr": x["snr_out_db"], "kept": x["kept_float"], "y": 4 + 16 * i,
+                 "w": round(max(1.0, 420 * max(0.0, min(x["snr_out_db"], 120.0)) / top), 1)} for i, x in enumerate(layers)]
+        charts[v["mode"]] = {"bars": bars, "w": 760, "h": 8 + 16 * len(bars), "label_w": 260}
+    return {"q": q, "rows": rows(q), "variants": q.get("variants") or [], "charts": charts}
 
 
 def render_fix_html(fix: dict[str, Any], report: ModelReport | None = None,

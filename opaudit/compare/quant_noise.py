@@ -1,0 +1,135 @@
+"""Quantization-noise mode of `opaudit compare`: a quantized `.tflite` against its float `.tflite`.
+
+Both models run on the same inputs with every tensor kept (`tflite_side.Runner`); each activation
+tensor of the float model's main subgraph is matched by name in the quantized model (the LiteRT
+Quantizer keeps op output names) and dequantized there when it is an integer tensor with a scale
+(``(q - zero_point) * scale``). Errors are summed over all samples per tensor, then per Keras
+layer (the layer `opaudit inspect` maps the producing op to):
+
+* ``snr_out_db``: SNR of the layer's last output tensor (``10 log10(sum f^2 / sum (f - q)^2)``,
+  capped at `metrics.SNR_CAP`);
+* ``snr_in_db``: the worst SNR among the tensors the layer reads from other layers (graph inputs
+  are exact);
+* ``added_noise`` = ``10^(-snr_out/10) - 10^(-snr_in/10)`` (at least 0): the noise power, relative
+  to the signal, that this layer itself adds; `fix --quantize` keeps the layers adding the most
+  in float first. (A difference of SNRs in dB would rank the first layer first whatever it
+  adds, since graph inputs are exact.)
+* ``quantized``: the quantized model stores one of the layer's weights, or computes one of its
+  activations, in lower precision.
+
+Layers come in execution order (first op index). Tensors that do not match by name or shape
+(a converter-quantized model renames some) are counted in ``unmatched`` and left out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from opaudit.compare.tflite_side import Runner, catalogue
+
+LOW_PRECISION = {"int8", "uint8", "int16", "float16", "int4"}
+
+
+@dataclass
+class LayerNoise:
+    layer: str
+    first_op: int
+    ops: int
+    snr_in_db: float
+    snr_out_db: float
+    added_noise: float
+    quantized: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _snr(signal: float, noise: float) -> float:
+    from opaudit.quantize.metrics import SNR_CAP
+
+    if noise <= 0:
+        return SNR_CAP
+    return max(-SNR_CAP, min(SNR_CAP, 10 * math.log10(signal / noise))) if signal > 0 else -SNR_CAP
+
+
+def _dequantize(value: np.ndarray, quant: dict | None) -> np.ndarray:
+    if value.dtype.kind in "iu" and quant and quant.get("scale"):
+        scale = np.asarray(quant["scale"], np.float64)
+        zero = np.asarray(quant.get("zero_point") or [0], np.float64)
+        return (value.astype(np.float64) - zero) * scale
+    return value.astype(np.float64)
+
+
+def quantized_layers(qreport) -> set[str]:
+    """Layers (inspect mapping) of ops that write a low-precision activation or read a
+    low-precision constant, directly or through a DEQUANTIZE of one."""
+    tensors = {(t.subgraph, t.index): t for t in qreport.tensors}
+    producer = {(o.subgraph, t): o for o in qreport.operators for t in o.outputs}
+    out = set()
+    for o in qreport.operators:
+        if o.layer and o.op not in ("QUANTIZE", "DEQUANTIZE") and any(
+                (t := tensors.get((o.subgraph, i))) is not None and t.dtype in LOW_PRECISION for i in o.outputs):
+            out.add(o.layer)
+        for i in o.inputs:
+            t = tensors.get((o.subgraph, i))
+            src = producer.get((o.subgraph, i))
+            if src is not None and src.op == "DEQUANTIZE":
+                t = tensors.get((o.subgraph, src.inputs[0])) if src.inputs else None
+            if t is not None and t.buffer_size and t.dtype in LOW_PRECISION and o.layer:
+                out.add(o.layer)
+    return out
+
+
+def quantization_noise(float_path: str, quant_path: str, samples: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Per-layer noise of ``quant_path`` against ``float_path`` on ``samples`` (``{signature input
+    name: array}`` each) -> ``{"layers": [LayerNoise dicts], "tensors": n, "unmatched": n}``."""
+    from opaudit.inspect import inspect_model
+
+    frep, qrep = inspect_model(float_path, probe=False), inspect_model(quant_path, probe=False)
+    ftensors, f_in, _ = catalogue(frep, set())
+    qtensors, q_in, _ = catalogue(qrep, set())
+    qinfo = {t.name: t for t in qrep.tensors if t.subgraph == 0}
+    qby_name = {t.name: t for t in qtensors}
+    pairs = [(f, qby_name[f.name]) for f in ftensors
+             if f.name in qby_name and tuple(qby_name[f.name].shape) == tuple(f.shape)]
+    sums = defaultdict(lambda: [0.0, 0.0])
+    frun, qrun = Runner(float_path, f_in), Runner(quant_path, q_in)
+    for inputs in samples:
+        frun.run(inputs)
+        qrun.run(inputs)
+        for f, q in pairs:
+            fv = frun.get(f.index).astype(np.float64)
+            qv = _dequantize(qrun.get(q.index), qinfo[q.name].quantization)
+            sums[f.name][0] += float(np.sum(fv ** 2))
+            sums[f.name][1] += float(np.sum((fv - qv) ** 2))
+    snr = {name: _snr(s, n) for name, (s, n) in sums.items()}
+    layers = _per_layer(frep, snr, quantized_layers(qrep))
+    return {"layers": [x.to_dict() for x in layers], "tensors": len(pairs), "unmatched": len(ftensors) - len(pairs)}
+
+
+def _per_layer(frep, snr: dict[str, float], quantized: set[str]) -> list[LayerNoise]:
+    from opaudit.quantize.metrics import SNR_CAP
+
+    names = {t.index: t.name for t in frep.tensors if t.subgraph == 0}
+    ops = [o for o in frep.operators if o.subgraph == 0 and o.layer]
+    by_layer: dict[str, list] = defaultdict(list)
+    for o in ops:
+        by_layer[o.layer].append(o)
+    made_by = {t: o.layer for o in ops for t in o.outputs}
+    out = []
+    for layer, lops in by_layer.items():
+        last = max(lops, key=lambda o: o.index)
+        s_out = next((snr[names[t]] for t in last.outputs if names.get(t) in snr), None)
+        if s_out is None:
+            continue
+        reads = [names[t] for o in lops for t in o.inputs if t >= 0 and made_by.get(t) not in (None, layer)]
+        s_in = min((snr[n] for n in reads if n in snr), default=SNR_CAP)
+        added = max(0.0, 10 ** (-s_out / 10) - 10 ** (-s_in / 10))
+        out.append(LayerNoise(layer, min(o.index for o in lops), len(lops), round(s_in, 2), round(s_out, 2),
+                              float(f"{added:.4g}"), layer in quantized))
+    return sorted(out, key=lambda x: x.first_op)
