@@ -18,7 +18,8 @@ layer (the layer `opaudit inspect` maps the producing op to):
   activations, in lower precision.
 
 Layers come in execution order (first op index). Tensors that do not match by name or shape
-(a converter-quantized model renames some) are counted in ``unmatched`` and left out.
+(a converter-quantized model renames some) are counted in ``unmatched`` and left out; so are
+tensors the runtime cannot return after ``invoke()`` (``unreadable``, e.g. dynamic-size ones).
 """
 
 from __future__ import annotations
@@ -98,18 +99,27 @@ def quantization_noise(float_path: str, quant_path: str, samples: list[dict[str,
     pairs = [(f, qby_name[f.name]) for f in ftensors
              if f.name in qby_name and tuple(qby_name[f.name].shape) == tuple(f.shape)]
     sums = defaultdict(lambda: [0.0, 0.0])
+    unreadable: set[str] = set()
     frun, qrun = Runner(float_path, f_in), Runner(quant_path, q_in)
     for inputs in samples:
         frun.run(inputs)
         qrun.run(inputs)
         for f, q in pairs:
-            fv = frun.get(f.index).astype(np.float64)
-            qv = _dequantize(qrun.get(q.index), qinfo[q.name].quantization)
+            try:
+                fv = frun.get(f.index).astype(np.float64)
+                qv = _dequantize(qrun.get(q.index), qinfo[q.name].quantization)
+            except ValueError:  # not readable after invoke (e.g. a dynamic-size tensor): left out
+                unreadable.add(f.name)
+                continue
+            if fv.shape != qv.shape:
+                unreadable.add(f.name)
+                continue
             sums[f.name][0] += float(np.sum(fv ** 2))
             sums[f.name][1] += float(np.sum((fv - qv) ** 2))
-    snr = {name: _snr(s, n) for name, (s, n) in sums.items()}
+    snr = {name: _snr(s, n) for name, (s, n) in sums.items() if name not in unreadable}
     layers = _per_layer(frep, snr, quantized_layers(qrep))
-    return {"layers": [x.to_dict() for x in layers], "tensors": len(pairs), "unmatched": len(ftensors) - len(pairs)}
+    return {"layers": [x.to_dict() for x in layers], "tensors": len(snr), "unmatched": len(ftensors) - len(pairs),
+            "unreadable": len(unreadable)}
 
 
 def _per_layer(frep, snr: dict[str, float], quantized: set[str]) -> list[LayerNoise]:

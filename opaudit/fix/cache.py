@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from opaudit.modelspec import ModelSpec, identity_files, package_files
 
-DISTS = ("tensorflow", "keras", "ai-edge-litert", "opaudit")
+DISTS = ("tensorflow", "keras", "ai-edge-litert", "opaudit", "ai-edge-quantizer")
 
 
 def cache_dir() -> Path:
@@ -62,6 +62,9 @@ def key(spec: ModelSpec, *, samples: str | None, rules: Iterable[str], options: 
     here = Path(__file__).parent
     _hash_files(h, sorted(here.glob("*.py")) + [here.parent / f for f in ("modelspec.py", "model_kinds.py", "samples.py")])
     _hash_files(h, sorted((here.parent / "compare").glob("*.py")))  # a parity failure's verdict comes from compare
+    _hash_files(h, sorted((here.parent / "quantize").glob("*.py")))  # --quantize variants and their scores
+    if cal := options.get("calibration"):
+        _hash_files(h, [p for p in [Path(str(cal).rsplit(":", 1)[0])] if p.is_file()])
     return h.hexdigest()
 
 

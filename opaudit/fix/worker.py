@@ -149,6 +149,8 @@ def _convert(task, spec, loaded, plan, rw, records: list) -> bytes:
     if loaded.keras is None:
         converter = tf.lite.TFLiteConverter.from_saved_model(spec.path)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if task.get("quantize"):
+            _quantize_options(converter, task["quantize"])
         return converter.convert()
     rules = rw.applied(loaded.keras, plan) if plan else contextlib.nullcontext([])
     with rules as record, pinned_converter(loaded.keras, task["signature"]) as converter:
