@@ -15,7 +15,10 @@ layer (the layer `opaudit inspect` maps the producing op to):
   in float first. (A difference of SNRs in dB would rank the first layer first whatever it
   adds, since graph inputs are exact.)
 * ``quantized``: the quantized model stores one of the layer's weights, or computes one of its
-  activations, in lower precision.
+  activations, in lower precision;
+* ``after_selection``: the layer is at or after a data-dependent selection (top-k, NMS, argmax,
+  where): a tiny change upstream can pick other rows there, so its position-by-position noise
+  says little about its own precision (Mask R-CNN: every layer after the proposal layer).
 
 Layers come in execution order (first op index). Tensors that do not match by name or shape
 (a converter-quantized model renames some) are counted in ``unmatched`` and left out; so are
@@ -34,6 +37,7 @@ import numpy as np
 from opaudit.compare.tflite_side import Runner, catalogue
 
 LOW_PRECISION = {"int8", "uint8", "int16", "float16", "int4"}
+SELECTING = {"TOPK_V2", "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5", "ARG_MAX", "ARG_MIN", "WHERE", "UNIQUE"}
 
 
 @dataclass
@@ -45,6 +49,7 @@ class LayerNoise:
     snr_out_db: float
     added_noise: float
     quantized: bool
+    after_selection: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +136,7 @@ def _per_layer(frep, snr: dict[str, float], quantized: set[str]) -> list[LayerNo
     for o in ops:
         by_layer[o.layer].append(o)
     made_by = {t: o.layer for o in ops for t in o.outputs}
+    downstream = after_selection(frep)
     out = []
     for layer, lops in by_layer.items():
         last = max(lops, key=lambda o: o.index)
@@ -141,5 +147,24 @@ def _per_layer(frep, snr: dict[str, float], quantized: set[str]) -> list[LayerNo
         s_in = min((snr[n] for n in reads if n in snr), default=SNR_CAP)
         added = max(0.0, 10 ** (-s_out / 10) - 10 ** (-s_in / 10))
         out.append(LayerNoise(layer, min(o.index for o in lops), len(lops), round(s_in, 2), round(s_out, 2),
-                              float(f"{added:.4g}"), layer in quantized))
+                              float(f"{added:.4g}"), layer in quantized,
+                              any(o.index in downstream for o in lops)))
     return sorted(out, key=lambda x: x.first_op)
+
+
+def after_selection(frep) -> set[int]:
+    """Indices of subgraph-0 ops that are, or read (transitively) the output of, a `SELECTING` op."""
+    ops = [o for o in frep.operators if o.subgraph == 0]
+    readers: dict[int, list] = defaultdict(list)
+    for o in ops:
+        for t in o.inputs:
+            readers[t].append(o)
+    seen = {o.index for o in ops if o.op in SELECTING}
+    todo = [o for o in ops if o.index in seen]
+    while todo:
+        for t in todo.pop().outputs:
+            for r in readers.get(t, ()):
+                if r.index not in seen:
+                    seen.add(r.index)
+                    todo.append(r)
+    return seen

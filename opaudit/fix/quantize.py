@@ -125,16 +125,23 @@ def _one_mode(session: Session, sub: Subject, mode: str) -> QuantVariant:
     if first.status != "ok":
         v.reason = f"could not quantize: {first.error}"
         return v
-    tried = {0: bool(first.passed)}
+    tried, limit = {0: bool(first.passed)}, None
     ranked = precision.rank_candidates((v.layer_noise or {}).get("layers", []))
-    while v.tool == QUANTIZER and (k := precision.next_count(len(ranked), tried)) is not None:
+    budget = max(MODES[mode].size_budget * sub.main_float.stat().st_size, first.size or 0)
+    while v.tool == QUANTIZER and (k := precision.next_count(len(ranked), tried, limit)) is not None:
         step = _attempt(session, sub, mode, ranked[:k], k, v)
         tried[k] = step.status == "ok" and bool(step.passed)
+        if step.size and step.size > budget:
+            tried[k], limit = False, k - 1
+            step.why.append(f"{step.size / sub.main_float.stat().st_size:.2f}x the float size: over the "
+                            f"{MODES[mode].size_budget:g}x size budget of {mode}")
     best = precision.best_count(tried)
     chosen = best if best is not None else 0
     _deliver(session, sub, v, chosen, ranked[:chosen])
     if not tried[0] and v.tool != QUANTIZER:
         v.why.append(f"selective precision not available: {v.fallback}")
+    elif not tried[0] and best is None and limit is not None:
+        v.why.append(f"the bar needs more than {limit} layer(s) in float, which would exceed the size budget")
     elif not tried[0] and best is None:
         v.why.append(f"every {len(ranked)} quantized layer kept in float and the bar still fails: nothing left to try")
     return v

@@ -7,7 +7,9 @@ Exact parity cannot hold for a quantized model, so it is judged on what the mode
   one TFLite detection with the same class and box IoU >= ``IOU_MATCH`` (0.8), taken greedily
   by IoU, highest first, each detection in at most one pair. ``agreement`` = matched /
   max(Keras detections, TFLite detections), summed over images, in percent: a missed and an
-  extra detection both cost. Score error and box IoU over matched pairs.
+  extra detection both cost. Score error and box IoU over matched pairs; ``missed`` (Keras
+  detections without a pair) and ``extra`` (TFLite ones) list the first `MAX_LISTED` with the
+  closest same-class detection on the other side.
 * masks ``[B, N, h, w, num_classes]`` (rows follow the detections): for every matched pair, the
   mask of the Keras detection's class, thresholded at 0.5 on both sides, compared by IoU.
 * dense outputs: ``snr_db = 10 log10(sum k^2 / sum (k - t)^2)`` (capped at ``SNR_CAP`` = 300 dB:
@@ -30,6 +32,7 @@ from opaudit.fix.parity import mask_iou, output_kind
 from opaudit.quantize.modes import TaskBar
 
 IOU_MATCH = 0.8
+MAX_LISTED = 10  # unpaired detections listed per side
 SNR_CAP = 300.0
 
 
@@ -79,6 +82,8 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
     """Detections (and masks) of several samples, each ``[B, N, 6]`` (masks ``[B, N, h, w, C]``)."""
     n_k = n_t = matched = denom = 0
     score_err, ious, mask_ious = [], [], []
+    missed: list[dict[str, Any]] = []
+    extra: list[dict[str, Any]] = []
     for s, (kd, td) in enumerate(zip(k_det, t_det)):
         kd = np.asarray(kd).reshape(-1, np.shape(kd)[-2], 6)
         td = np.asarray(td).reshape(-1, np.shape(td)[-2], 6)
@@ -87,6 +92,8 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
             tr, ti = _unpadded(td[b])
             pairs = match_by_iou(kr, tr)
             n_k, n_t, matched, denom = n_k + len(kr), n_t + len(tr), matched + len(pairs), denom + max(len(kr), len(tr))
+            missed += _unpaired(s, b, kr, tr, {i for i, _, _ in pairs}, 0)
+            extra += _unpaired(s, b, tr, kr, {j for _, j, _ in pairs}, 1)
             for i, j, iou in pairs:
                 ious.append(iou)
                 score_err.append(abs(kr[i, 5] - tr[j, 5]))
@@ -97,12 +104,31 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
     det = {"keras": n_k, "tflite": n_t, "matched": matched, "iou_match": IOU_MATCH,
            "agreement": 100.0 * matched / denom if denom else None,
            "box_iou_mean": _mean(ious), "score_err_mean": _mean(score_err),
-           "score_err_max": float(max(score_err)) if score_err else None}
+           "score_err_max": float(max(score_err)) if score_err else None,
+           "missed": missed[:MAX_LISTED], "extra": extra[:MAX_LISTED]}
     masks = None
     if k_mask is not None:
         masks = {"compared": len(mask_ious), "iou_mean": _mean(mask_ious),
                  "iou_min": float(min(mask_ious)) if mask_ious else None}
     return det, masks
+
+
+def _unpaired(sample: int, image: int, rows: np.ndarray, other: np.ndarray, paired: set[int], side: int) -> list[dict]:
+    """Detections of ``rows`` left without a pair: where they are and how close the other side came
+    (best same-class IoU and that detection's score), so a reader can tell a flip at the score
+    threshold or an NMS near-tie from a real loss."""
+    out = []
+    for i in range(len(rows)):
+        if i in paired:
+            continue
+        same = [j for j in range(len(other)) if round(other[j, 4]) == round(rows[i, 4])]
+        iou = box_iou(rows[i:i + 1, :4], other[same, :4])[0] if same else np.zeros(0)
+        best = int(np.argmax(iou)) if len(iou) else None
+        out.append({"sample": sample, "image": image, "class": int(round(rows[i, 4])), "score": round(float(rows[i, 5]), 4),
+                    "box": [round(float(v), 4) for v in rows[i, :4]],
+                    "best_iou": round(float(iou[best]), 3) if best is not None else None,
+                    "best_score": round(float(other[same[best], 5]), 4) if best is not None else None})
+    return out
 
 
 def dense_metrics(name: str, k: list[np.ndarray], t: list[np.ndarray]) -> dict[str, Any]:

@@ -44,19 +44,23 @@ class TaskBar:
 
 @dataclass(frozen=True)
 class Mode:
+    """``size_budget``: largest size, as a fraction of the float model, a selectively quantized
+    variant may reach (layers kept in float cost their float size)."""
+
     name: str
     summary: str
     needs_calibration: bool
     bar: TaskBar
+    size_budget: float
 
 
 MODES: dict[str, Mode] = {m.name: m for m in (
     Mode("fp16", "fp16 weights, float32 compute", False,
-         TaskBar(agreement_drop=5.0, mask_iou_drop=0.05, cosine=0.999, snr_db=30.0)),
+         TaskBar(agreement_drop=5.0, mask_iou_drop=0.05, cosine=0.999, snr_db=30.0), size_budget=0.55),
     Mode("dynamic", "int8 weights, activations quantized on the fly", False,
-         TaskBar(agreement_drop=15.0, mask_iou_drop=0.10, cosine=0.99, snr_db=20.0)),
+         TaskBar(agreement_drop=15.0, mask_iou_drop=0.10, cosine=0.99, snr_db=20.0), size_budget=0.30),
     Mode("int8", "int8 weights and activations (calibrated)", True,
-         TaskBar(agreement_drop=20.0, mask_iou_drop=0.15, cosine=0.98, snr_db=15.0)),
+         TaskBar(agreement_drop=20.0, mask_iou_drop=0.15, cosine=0.98, snr_db=15.0), size_budget=0.35),
 )}
 
 # Fewer calibration samples than this gives activation ranges that miss real inputs' tails

@@ -100,3 +100,13 @@ def test_parse_modes():
     assert parse_modes("none") == [] and parse_modes(None) == []
     with pytest.raises(UsageError, match="unknown mode 'int4'"):
         parse_modes("fp16,int4")
+
+
+def test_unpaired_detections_are_listed_with_the_closest_candidate():
+    k = _det([[0.1, 0.1, 0.5, 0.5, 1, 0.9], [0.5, 0.5, 0.9, 0.9, 2, 0.71]])
+    t = _det([[0.1, 0.1, 0.5, 0.5, 1, 0.9], [0.5, 0.5, 0.8, 0.9, 2, 0.69]])  # IoU 0.75 < 0.8
+    det, _ = detection_metrics([k], [t])
+    assert det["matched"] == 1
+    assert det["missed"] == [{"sample": 0, "image": 0, "class": 2, "score": 0.71, "box": [0.5, 0.5, 0.9, 0.9],
+                              "best_iou": 0.75, "best_score": 0.69}]
+    assert det["extra"][0]["score"] == 0.69 and det["extra"][0]["best_iou"] == 0.75

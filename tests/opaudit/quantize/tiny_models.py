@@ -1,9 +1,10 @@
 """Small Keras models with non-trivial weights for the quantization tests (Keras 3).
 
 `build_classifier`: conv -> BN (perturbed statistics) -> relu -> conv -> pool -> dense, input
-``[1, 16, 16, 3]`` float32, output ``[1, 10]`` logits. `build_outlier`: the same, with one
-dense layer (``spiky``) whose weights hold a few huge values, so per-channel int8 of that layer
-loses the small ones: selective precision must find it. `samples`: 6 seeded inputs in [0, 1).
+``[1, 16, 16, 3]`` float32, output ``[1, 10]`` logits. `build_outlier`: the same body, two
+384-wide dense layers (so weights, not file overhead, make most of its size) and a last dense
+layer (``spiky``) whose weights hold one row of huge values for an input that is always 0, so
+per-channel int8 of that layer loses every useful weight: selective precision must find it. `samples`: 6 seeded inputs in [0, 1).
 """
 
 from __future__ import annotations
@@ -45,13 +46,17 @@ def build_outlier():
     import keras
 
     inp = keras.Input((16, 16, 3), batch_size=1, name="image")
-    x = keras.layers.Dense(64, activation="relu", name="fc1")(_body(keras, inp))
+    x = keras.layers.Dense(384, activation="relu", name="fc1")(_body(keras, inp))
+    x = keras.layers.Dense(384, activation="relu", name="fc2")(x)
     out = keras.layers.Dense(10, name="spiky")(x)
     model = keras.Model(inp, out, name="tiny_outlier")
     _weights(model, 11)
+    w2, b2 = model.get_layer("fc2").get_weights()
+    b2[0] = -1e6  # fc2 unit 0 never fires (relu) ...
+    model.get_layer("fc2").set_weights([w2, b2])
     w, b = model.get_layer("spiky").get_weights()
-    w[0, :] = 400.0  # one huge input row: every output channel's int8 step becomes ~3, the rest round to 0
-    model.get_layer("spiky").set_weights([w, b])
+    w[0, :] = 400.0  # ... but its weight row in `spiky` is huge: the per-channel int8 step becomes ~3 and
+    model.get_layer("spiky").set_weights([w, b])  # every useful weight rounds to 0
     return model
 
 
