@@ -62,8 +62,10 @@ def _why_not(x, kernel, padding, data_format, dilations, explicit_paddings) -> s
 
 
 @rule(
-    tf_ops=(),  # a speed rule: no finding asks for it; plan it by layer (docs/rewrites.md)
-    codes=(),
+    # A speed rule: planned for the inspect finding FULL_WINDOW_CONV (a CONV_2D whose kernel covers
+    # its input), never by TF op type (that would name every Conv2D of every model).
+    tf_ops=(),
+    codes=("FULL_WINDOW_CONV",),
     emits=("RESHAPE", "FULLY_CONNECTED"),
     patches=("tensorflow.python.ops.gen_nn_ops.conv2d",),
 )
