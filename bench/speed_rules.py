@@ -57,7 +57,7 @@ def timings(paths: dict[str, str], runs: int) -> dict[tuple[str, int], float]:
     import statistics
     import time
 
-    from opaudit.probe.worker import _inputs
+    from opaudit.probe.worker import seeded_inputs
     from opaudit.profile import timing
 
     times: dict[tuple[str, int], list[float]] = {}
@@ -65,7 +65,7 @@ def timings(paths: dict[str, str], runs: int) -> dict[tuple[str, int], float]:
         interps = {}
         for name, path in paths.items():
             interps[name] = timing.interpreter("xnnpack", threads, path=path)
-            _inputs(interps[name], {}, 0)
+            seeded_inputs(interps[name], {}, 0)
             interps[name].invoke()
         for _ in range(runs):
             for name, it in interps.items():
