@@ -10,6 +10,11 @@ seeded weights, same samples), runs the fix's parity check (and its twin), and t
 models as a whole (XNNPACK, 1 and every core, ``--runs`` invokes, medians; the two models
 alternate so machine load hits both alike). Prints op-count changes, parity per output and the
 speed-up. Converting takes the heavy lock's worth of memory (about 2.5 GB for small).
+
+`opaudit fix` plans ``full_window_conv`` by itself (the inspect finding FULL_WINDOW_CONV,
+docs/rewrites.md), so on a fresh fix directory the default rules are already in the plan and
+are skipped; the script then has nothing to add and says so. Use it for a fix directory made
+without the rule, or for other speed rules.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def timings(paths: dict[str, str], runs: int) -> dict[tuple[str, int], float]:
     import statistics
     import time
 
-    from opaudit.probe.worker import _inputs
+    from opaudit.probe.worker import seeded_inputs
     from opaudit.profile import timing
 
     times: dict[tuple[str, int], list[float]] = {}
@@ -60,7 +65,7 @@ def timings(paths: dict[str, str], runs: int) -> dict[tuple[str, int], float]:
         interps = {}
         for name, path in paths.items():
             interps[name] = timing.interpreter("xnnpack", threads, path=path)
-            _inputs(interps[name], {}, 0)
+            seeded_inputs(interps[name], {}, 0)
             interps[name].invoke()
         for _ in range(runs):
             for name, it in interps.items():
@@ -81,9 +86,15 @@ def main() -> int:
 
     fix = json.loads((args.fix_dir / "fix.json").read_text())
     plan = {k: list(v) for k, v in fix["iterations"][-1]["plan"].items()}
+    added = []
     for item in args.add:
         layer, rule_name = item.split("=", 1)
-        plan.setdefault(layer, []).append(rule_name)
+        if rule_name not in plan.get(layer, []):
+            plan.setdefault(layer, []).append(rule_name)
+            added.append(item)
+    if not added:
+        print(f"nothing to add: {', '.join(args.add)} already in the fix's plan")
+        return 2
     out = Path(tempfile.mkdtemp(prefix="opaudit-speed-rules-out-")) / "model.tflite"
     parity, twin, conv = reconvert(args.config, plan, out)
     before, after = (Counter(o.op for o in load(str(p)).operators) for p in (args.fix_dir / "model.tflite", out))

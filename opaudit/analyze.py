@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opaudit.delegation import delegation_report, members_of
+from opaudit.mapping import detect_keras3, layer_of
 from opaudit.findings import (DELEGATES, TARGETS, Code, DelegationReport, Finding, NodeDelegation, NodeKey, Operator,
                               ProbeResult, Support, TensorInfo)
 from opaudit.support import NO_FACTS, GraphFacts
@@ -237,6 +238,56 @@ def dynamic_finding(tensors: Sequence[TensorInfo], facts: GraphFacts) -> list[Fi
     )]
 
 
+# The TF op a fused CONV_2D's own name ends in (`.../mrcnn_class_conv1_1/convolution1`).
+_CONV_OP_NAME = re.compile(r"^(convolution|conv2d)(_?\d+)?$", re.IGNORECASE)
+
+
+def full_window_conv_findings(operators: Sequence[Operator], tensors: Mapping[NodeKey, TensorInfo]) -> list[Finding]:
+    """FULL_WINDOW_CONV (info, a speed hint) for every CONV_2D whose kernel covers its whole input.
+
+    Input `[N, H, W, C]`, filter `[O, kh, kw, C]` with static `kh == H`, `kw == W` (and `C`), output
+    `[N, 1, 1, O]`: the one output pixel is the product of `x` as `[N, H*W*C]` with the kernel
+    as `[H*W*C, O]`, which FULLY_CONNECTED computes (rule `full_window_conv`). `tensors` is keyed
+    by (subgraph, tensor index). `layer` is the layer of the convolution itself, read from the
+    fused output name (a conv+BN+ReLU node is named after the activation first);
+    `detail.tf_name` is that convolution's scoped name.
+    """
+    keras3 = detect_keras3([o.tf_name for o in operators if o.tf_name])
+    out = []
+    for op in operators:
+        shapes = _full_window_shapes(op, tensors)
+        if shapes is None:
+            continue
+        x, k = shapes
+        name = next((n for n in (op.node_name or "").split(";") if _CONV_OP_NAME.match(n.rsplit("/", 1)[-1])),
+                    op.tf_name)
+        layer = (layer_of(name, keras3) if name else None) or op.layer
+        out.append(Finding(
+            Code.FULL_WINDOW_CONV, "info",
+            f"CONV_2D at layer {layer or '?'}: its {k[1]}x{k[2]} kernel covers the whole {x[1]}x{x[2]} input; "
+            "as one FULLY_CONNECTED it is the same sums (rule full_window_conv)",
+            subgraph=op.subgraph, index=op.index, op=op.op, layer=layer,
+            detail={"input": list(x), "kernel": list(k), "tf_name": name},
+        ))
+    return out
+
+
+def _full_window_shapes(op: Operator, tensors: Mapping[NodeKey, TensorInfo]):
+    """(input dims, kernel dims) of a full-window CONV_2D, else None. Dims are the shape
+    signature (-1 = dynamic); H, W and C must be static, N may be dynamic."""
+    if op.op != "CONV_2D" or len(op.inputs) < 2 or not op.outputs:
+        return None
+    found = [tensors.get((op.subgraph, t)) for t in (op.inputs[0], op.inputs[1], op.outputs[0])]
+    if any(t is None for t in found):
+        return None
+    x, k, y = (tuple(t.shape_signature if t.shape_signature is not None else t.shape) for t in found)
+    if not (len(x) == len(k) == len(y) == 4) or min(x[1:]) <= 0 or min(k) <= 0:
+        return None
+    if k[1:] != x[1:] or y[1:] != (1, 1, k[0]):
+        return None
+    return x, k
+
+
 @dataclass
 class Inputs:
     """Everything `analyze()` reads, from `inspect_model()`.
@@ -285,6 +336,7 @@ def analyze(inp: Inputs) -> Analysis:
     findings += delegate_findings(ops, delegation, errors)
     findings += dynamic_finding(inp.tensors, inp.facts)
     findings += [explosion_finding(e) for e in inp.explosions]
+    findings += full_window_conv_findings(ops, {(t.subgraph, t.index): t for t in inp.tensors})
     stock, default = inp.probes.get("cpu"), inp.probes.get("xnnpack")
     gpu_taken = {k for k, ts in taken.items() if "gpu" in ts}
     findings = probe_findings(stock, ops, findings, _stock_targets(stock, gpu_taken))

@@ -43,6 +43,7 @@ class Code:
     CONVERTER_TIMEOUT = "CONVERTER_TIMEOUT"
     TENSOR_LIST_OPS = "TENSOR_LIST_OPS"  # dynamic map_fn / TensorList lowering failure.
     PARITY_FAILED = "PARITY_FAILED"
+    FULL_WINDOW_CONV = "FULL_WINDOW_CONV"  # speed hint: a CONV_2D whose kernel covers its whole input.
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,22 @@ def window_product(x, kernel):
     return tf.reshape(y, [-1, 1, 1, o])
 
 
-def _why_not(x, kernel, padding, data_format, dilations, explicit_paddings) -> str | None:
+def _same_pads_nothing(xs, ks, strides) -> bool:
+    """SAME padding of a kernel as large as the input is `(ceil(H/s) - 1) * s` per dim: nothing
+    when the stride is at least the input (one window), e.g. every 1x1 conv over a 1x1 input."""
+    s = [int(v) for v in strides or ()]
+    if len(s) != 4 or len(xs) != 4 or None in xs[1:3] or None in ks[:2]:
+        return False
+    return xs[1] == ks[0] and xs[2] == ks[1] and s[1] >= xs[1] and s[2] >= xs[2]
+
+
+def _why_not(x, kernel, strides, padding, data_format, dilations, explicit_paddings) -> str | None:
     """None when `conv2d(x, kernel, ...)` is a full-window product, else the reason it is not."""
     xs, ks = x.shape.as_list(), kernel.shape.as_list()
     pad = padding.decode() if isinstance(padding, bytes) else str(padding)
     fmt = data_format.decode() if isinstance(data_format, bytes) else str(data_format)
+    if pad == "SAME" and fmt == "NHWC" and _same_pads_nothing(xs, ks, strides):
+        pad = "VALID"
     if fmt != "NHWC":
         return f"data_format {fmt} (NHWC only)"
     if pad == "EXPLICIT" and any(int(p) for p in explicit_paddings or ()):
@@ -62,8 +73,10 @@ def _why_not(x, kernel, padding, data_format, dilations, explicit_paddings) -> s
 
 
 @rule(
-    tf_ops=(),  # a speed rule: no finding asks for it; plan it by layer (docs/rewrites.md)
-    codes=(),
+    # A speed rule: planned for the inspect finding FULL_WINDOW_CONV (a CONV_2D whose kernel covers
+    # its input), never by TF op type (that would name every Conv2D of every model).
+    tf_ops=(),
+    codes=("FULL_WINDOW_CONV",),
     emits=("RESHAPE", "FULLY_CONNECTED"),
     patches=("tensorflow.python.ops.gen_nn_ops.conv2d",),
 )
@@ -71,13 +84,15 @@ def full_window_conv(original, input, filter, strides, padding, use_cudnn_on_gpu
                      data_format="NHWC", dilations=(1, 1, 1, 1), name=None):
     """A VALID NHWC conv2d whose kernel spans the whole (static) input is `reshape(x, [N, HWC]) @
     reshape(f, [HWC, O])`, reshaped to `[N, 1, 1, O]`: each output is the same sum of the same
-    products (strides do not matter: there is one window). Summed in another order by another
-    kernel, so equal to float32 rounding. Any other conv (padding SAME, a smaller kernel,
-    dilation, NCHW, dynamic H/W/C) keeps the original op with a RuleNotApplied warning."""
+    products (strides do not matter: there is one window). SAME counts as VALID when it pads
+    nothing (strides at least the input, so every 1x1 conv over a 1x1 input). Summed in another
+    order by another kernel, so equal to float32 rounding. Any other conv (SAME that pads, a
+    smaller kernel, dilation, NCHW, dynamic H/W/C) keeps the original op with a RuleNotApplied
+    warning."""
     import tensorflow as tf
 
     x, kernel = tf.convert_to_tensor(input), tf.convert_to_tensor(filter)
-    reason = _why_not(x, kernel, padding, data_format, dilations, explicit_paddings)
+    reason = _why_not(x, kernel, strides, padding, data_format, dilations, explicit_paddings)
     if reason is not None:
         warnings.warn(f"full_window_conv: {reason}", RuleNotApplied, stacklevel=2)
         return original(input, filter, strides, padding, use_cudnn_on_gpu=use_cudnn_on_gpu,

@@ -17,8 +17,11 @@ from opaudit.fix.layer_paths import resolve_layer
 from opaudit.fix.result import Conversion
 from opaudit.names import tf_op_type
 
-# Warnings a rule may answer; the loop plans them when a fresh rule exists (parity decides otherwise).
-OPTIONAL_CODES = {Code.NMS_PADDED_OUTPUT, Code.OP_EXPLOSION}
+# Speed hints: info findings a speed rule answers (the model runs either way).
+SPEED_CODES = {Code.FULL_WINDOW_CONV}
+# Warnings and speed hints a rule may answer; the loop plans them when a fresh rule exists
+# (parity decides otherwise).
+OPTIONAL_CODES = {Code.NMS_PADDED_OUTPUT, Code.OP_EXPLOSION} | SPEED_CODES
 # Per-node delegate findings: counted per iteration, not listed (hundreds on a detector).
 OTHER_TARGET_CODES = {Code.XNNPACK_UNSUPPORTED, Code.GPU_UNSUPPORTED}
 
@@ -96,7 +99,7 @@ def non_builtin(operators) -> list[dict[str, Any]]:
 
 
 def actionable(findings: list[Finding], target: str = "cpu") -> list[Finding]:
-    """Findings the loop acts on: errors blocking ``target`` plus warnings a rule may answer."""
+    """Findings the loop acts on: errors blocking ``target`` plus warnings and hints a rule may answer."""
     return [f for f in findings if f.blocks(target) or f.code in OPTIONAL_CODES]
 
 

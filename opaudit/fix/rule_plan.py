@@ -1,9 +1,11 @@
 """Pick rewrite rules for findings and grow the plan ``{layer_path: [rule_name, ...]}``.
 
-Candidates for a finding come from ``rewrites.rules_for_tf_op(finding.detail["tf_op"])`` or, for
-layer-level findings (``OP_EXPLOSION``), from the layer-type rules the worker found with
-``rewrites.rules_for_layer`` (``layer_rules``). Rules whose ``codes`` name the finding's code are
-preferred; a rule matched by TF op is accepted even if it lists other codes.
+Candidates for a finding come from ``rewrites.rules_for_tf_op(finding.detail["tf_op"])``, for
+layer-level findings (``OP_EXPLOSION``) from the layer-type rules the worker found with
+``rewrites.rules_for_layer`` (``layer_rules``), and, for rules that name neither a TF op nor a
+layer type (speed rules such as ``full_window_conv``), from ``rewrites.rules_for_code(finding.code)``.
+Rules whose ``codes`` name the finding's code are preferred; a rule matched by TF op is accepted
+even if it lists other codes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opaudit.findings import Code, Finding
+from opaudit.fix.finding_adapters import SPEED_CODES
 from opaudit.fix.result import Plan, RuleApplication, Unfixed
 
 LAYER_CODES = {Code.OP_EXPLOSION}
@@ -46,6 +49,8 @@ def candidates(finding: Finding, layer_rules: dict[str, list[str]], rw=None) -> 
         rules = list(rw.rules_for_tf_op(tf_op))
         preferred = [r for r in rules if finding.code in (getattr(r, "codes", ()) or ())]
         names += [r.name for r in preferred] + [r.name for r in rules if r not in preferred]
+    # rules found by code alone: a rule with a TF op or a layer type is found by those
+    names += [r.name for r in rw.rules_for_code(finding.code) if not r.tf_ops and not r.layer_types]
     return list(dict.fromkeys(names))
 
 
@@ -56,14 +61,15 @@ def extend_plan(plan: Plan, findings: list[Finding], layer_rules: dict[str, list
     A finding whose candidate rules are all already active on its layer is unfixed: with the
     rule's own reason when the rule declined there (``declined[(rule, layer)]``, from the
     worker's `RuleNotApplied` records), else "already applied; op remains". Findings without a
-    layer cannot be planned. Warnings are optional: planned when a fresh rule exists, otherwise
-    ignored (parity decides). Info findings are ignored.
+    layer cannot be planned. Warnings and speed hints (info findings with a code in
+    ``SPEED_CODES``, such as ``FULL_WINDOW_CONV``) are optional: planned when a fresh rule exists,
+    otherwise ignored (parity decides). Other info findings are ignored.
     """
     new = {k: list(v) for k, v in plan.items()}
     applied: dict[str, RuleApplication] = {}
     unfixed: list[Unfixed] = []
     for f in findings:
-        if f.severity == "info":
+        if f.severity == "info" and f.code not in SPEED_CODES:
             continue
         names = candidates(f, layer_rules, rw)
         fresh = [n for n in names if n not in new.get(f.layer or "", [])]

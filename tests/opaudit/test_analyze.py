@@ -89,3 +89,45 @@ def test_dynamic_finding_respects_facts():
     assert az.dynamic_finding(tensors, support.GraphFacts(dynamic=frozenset())) == []
     [f] = az.dynamic_finding(tensors, support.GraphFacts(dynamic=frozenset({(0, 0)})))
     assert "even with the given --input-shape" in f.message
+
+
+def _conv(x_sig, kernel, out_sig, op="CONV_2D", node_name=None, tf_name=None):
+    """A conv-like node 0 reading tensor 0 (input) and 1 (kernel), writing 2."""
+    tensors = {(0, 0): T(0, shape=tuple(max(d, 1) for d in x_sig), sig=x_sig),
+               (0, 1): T(1, shape=kernel, const=True),
+               (0, 2): T(2, shape=tuple(max(d, 1) for d in out_sig), sig=out_sig)}
+    node = dataclasses.replace(Op(op, [0, 1, 3], [2], layer="activation_33"), node_name=node_name, tf_name=tf_name)
+    return [node], tensors
+
+
+def test_full_window_conv_names_the_convolution_layer():
+    fused = ("model_1/activation_33_1/Relu;model_1/mrcnn_class_bn1_1/FusedBatchNormV3;"
+             "model_1/mrcnn_class_conv1_1/convolution1")
+    ops, tensors = _conv((-1, 7, 7, 256), (1024, 7, 7, 256), (-1, 1, 1, 1024), node_name=fused,
+                         tf_name="model_1/activation_33_1/Relu")
+    [f] = az.full_window_conv_findings(ops, tensors)
+    assert (f.code, f.severity, f.targets, f.layer, f.index) == (Code.FULL_WINDOW_CONV, "info", (), "mrcnn_class_conv1", 0)
+    assert f.detail == {"input": [-1, 7, 7, 256], "kernel": [1024, 7, 7, 256],
+                        "tf_name": "model_1/mrcnn_class_conv1_1/convolution1"}
+    assert "7x7 kernel covers the whole 7x7 input" in f.message and "mrcnn_class_conv1" in f.message
+    # 1x1 over 1x1 is the same case; without a conv name the node's own layer stays
+    ops, tensors = _conv((2, 1, 1, 64), (32, 1, 1, 64), (2, 1, 1, 32))
+    [f] = az.full_window_conv_findings(ops, tensors)
+    assert f.layer == "activation_33" and f.detail["kernel"] == [32, 1, 1, 64]
+
+
+def test_full_window_conv_only_when_the_window_is_the_input():
+    same_size = _conv((1, 7, 7, 8), (16, 7, 7, 8), (1, 7, 7, 16))  # SAME padding: 49 windows
+    smaller = _conv((1, 9, 9, 8), (16, 7, 7, 8), (1, 3, 3, 16))
+    dynamic_h = _conv((1, -1, 7, 8), (16, 7, 7, 8), (1, -1, 1, 16))
+    other_channels = _conv((1, 7, 7, 4), (16, 7, 7, 8), (1, 1, 1, 16))
+    depthwise = _conv((1, 7, 7, 8), (1, 7, 7, 8), (1, 1, 1, 8), op="DEPTHWISE_CONV_2D")
+    for ops, tensors in (same_size, smaller, dynamic_h, other_channels, depthwise):
+        assert az.full_window_conv_findings(ops, tensors) == []
+
+
+def test_full_window_conv_is_a_hint_that_blocks_nothing():
+    ops, tensors = _conv((1, 7, 7, 8), (16, 7, 7, 8), (1, 1, 1, 16))
+    result = az.analyze(_inputs(ops, list(tensors.values())))
+    [f] = [f for f in result.findings if f.code == Code.FULL_WINDOW_CONV]
+    assert not any(f.blocks(t) for t in ("cpu", "xnnpack", "gpu"))

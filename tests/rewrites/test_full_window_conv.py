@@ -97,3 +97,17 @@ def test_plain_conv2d_and_padding_cases(lite, rng):
     got = {a.shape: a for a in lite.run(tflite, x)}
     want = model(x)
     np.testing.assert_allclose(got[(4, 1, 1, O)], want[0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_same_padding_that_pads_nothing_is_a_full_window(lite, rng):
+    """A 1x1 'same' conv over a 1x1 input (a squeeze-excite block's shape) pads nothing: rewritten."""
+    x_in = keras.Input((1, 1, C), name="x")
+    model = keras.Model(x_in, keras.layers.Conv2D(O, 1, padding="same", name="se")(x_in))
+    model.layers[-1].set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.layers[-1].get_weights()])
+    with applied(model, {"se": ["full_window_conv"]}) as records:
+        tflite = lite.convert(model, [tf.TensorSpec([None, 1, 1, C], tf.float32)])
+    assert [r for r in records if r.get("declined")] == []
+    assert "CONV_2D" not in lite.op_list(tflite) and "FULLY_CONNECTED" in lite.op_list(tflite)
+    x = rng.normal(size=(3, 1, 1, C)).astype(np.float32)
+    [got] = lite.run(tflite, x)
+    np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-5, atol=1e-5)

@@ -77,6 +77,23 @@ def test_decide_reconvert_then_no_progress_then_declined():
     assert "not fixable: CropAndResize at layer roi" in d.reason
 
 
+def test_decide_speed_hint_reconverts_once_then_parity_even_if_the_rule_declined():
+    from opaudit.fix.loop import decide
+
+    hint = _finding("FULL_WINDOW_CONV", "mrcnn_class_conv1", "CONV_2D", "info")
+    plan = {"mrcnn_class_conv1": ["time_distributed"]}
+    d = decide(_it(findings=[hint]), plan, {}, set())
+    assert d.action == "reconvert" and d.plan == {"mrcnn_class_conv1": ["time_distributed", "full_window_conv"]}
+    assert [(a.rule, a.answers) for a in d.applied] == [("full_window_conv", ["FULL_WINDOW_CONV"])]
+    declined = [{"rule": "full_window_conv", "layer": "mrcnn_class_conv1", "declined": ["full_window_conv: padding SAME"]}]
+    d = decide(_it(findings=[hint], record=declined), d.plan, {}, set())
+    assert d.action == "parity" and d.unfixed == [] and d.plan["mrcnn_class_conv1"][-1] == "full_window_conv"
+    # beside a blocker that has no rule, the hint does not hide why the run stops
+    stuck = decide(_it(status="error", findings=[hint, _finding("CONVERTER_ERROR", "head", "EagerPyFunc")], probe=None),
+                   {}, {}, set())
+    assert stuck.action == "stop" and [u.code for u in stuck.unfixed] == ["CONVERTER_ERROR"]
+
+
 def test_decide_stops_on_timeout_and_on_a_blocker_without_rule():
     from opaudit.findings import Finding
     from opaudit.fix.loop import decide

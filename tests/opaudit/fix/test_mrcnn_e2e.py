@@ -35,6 +35,12 @@ def test_fix_mrcnn_small_end_to_end(tmp_path):
 
     ops = load(str(out / "model.tflite")).operators
     assert [o.op for o in ops if o.kind != "builtin"] == []
+    # the speed hint FULL_WINDOW_CONV planned full_window_conv on the classifier head's two convs
+    plan = fix["iterations"][-1]["plan"]
+    assert plan["mrcnn_class_conv1"][-1] == plan["mrcnn_class_conv2"][-1] == "full_window_conv"
+    for layer in ("mrcnn_class_conv1", "mrcnn_class_conv2"):
+        assert {o.op for o in ops if f"/{layer}_1/" in (o.node_name or "")} & {"CONV_2D", "FULLY_CONNECTED"} == {
+            "FULLY_CONNECTED"}
     it = Interpreter(model_path=str(out / "model.tflite"))
     it.allocate_tensors()
     rng = np.random.default_rng(0)

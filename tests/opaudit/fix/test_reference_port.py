@@ -30,6 +30,9 @@ def test_fix_reference_port_under_tf_keras(tmp_path):
     assert not any(f["code"] == "OP_EXPLOSION" for f in fix["pre_audit"]["findings"])  # tf_keras folds steps
     plan = fix["iterations"][-1]["plan"]
     assert plan["roi_align_classifier"] == ["crop_and_resize"] and "map_fn" in plan["mrcnn_detection"]
+    # FULL_WINDOW_CONV: tf_keras names the inner Conv2D layer (`mrcnn_class_conv1/conv2d`), planned there
+    heads = sorted(k.split("/")[0] for k, v in plan.items() if "full_window_conv" in v)
+    assert heads == ["mrcnn_class_conv1", "mrcnn_class_conv2"]
     det = next(o for o in fix["parity"]["outputs"] if o["kind"] == "detections")
     assert det["keras"] > 0 and det["matched"] == det["keras"] == det["tflite"]
     assert fix["iterations"][-1]["non_builtin"] == []

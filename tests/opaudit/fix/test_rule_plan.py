@@ -1,7 +1,7 @@
 """Rule selection over findings (no TensorFlow)."""
 
 from opaudit.findings import TARGETS, Finding
-from opaudit.fix.rule_plan import declined_reasons, extend_plan
+from opaudit.fix.rule_plan import candidates, declined_reasons, extend_plan
 
 
 def _f(code, layer, tf_op=None, severity="error"):
@@ -42,6 +42,21 @@ def test_warnings_without_a_fresh_rule_are_not_unfixed():
     assert step.plan == {"ROI": ["nms"]} and step.applied == [] and step.unfixed == []
 
 
+def test_a_speed_hint_plans_its_rule_by_code():
+    hint = _f("FULL_WINDOW_CONV", "mrcnn_class_conv1", "CONV_2D", "info")
+    assert candidates(hint, {}) == ["full_window_conv"]
+    # found by code only when the rule names no TF op / layer type: a converter error keeps its TF op's rules
+    assert candidates(_f("CONVERTER_ERROR", "x", "EagerPyFunc"), {}) == []
+    plan = {"mrcnn_class_conv1": ["time_distributed"]}
+    loop = _f("OP_EXPLOSION", "other", None, "info")  # an info explosion (a loop in the layer): not planned
+    step = extend_plan(plan, [hint, loop], {"other": ["time_distributed"]})
+    assert step.plan == {"mrcnn_class_conv1": ["time_distributed", "full_window_conv"]} and step.unfixed == []
+    [a] = step.applied
+    assert (a.rule, a.layers, a.answers) == ("full_window_conv", ["mrcnn_class_conv1"], ["FULL_WINDOW_CONV"])
+    # once planned (or declined there) the hint is ignored, never unfixed
+    again = extend_plan(step.plan, [hint], {}, declined={("full_window_conv", "mrcnn_class_conv1"): "padding SAME"})
+    assert again.plan == step.plan and again.applied == [] and again.unfixed == []
+    assert extend_plan({}, [_f("FULL_WINDOW_CONV", None, "CONV_2D", "info")], {}).unfixed == []
 
 
 def test_a_declining_rule_gives_its_own_reason():
