@@ -203,7 +203,8 @@ def fix(
 @app.command()
 def compare(
     tflite: Annotated[Path, typer.Argument(help="The converted .tflite file.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras | model.h5 (the Keras original).")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="mrcnn | path/to/file.py:function | model.keras | model.h5 (the Keras original).")] = None,
+    against: Annotated[Optional[Path], typer.Option("--against", help="Quantization-noise mode: the float .tflite TFLITE was quantized from; per-layer SNR, no Keras (docs/quantize.md).")] = None,
     config: Annotated[str, typer.Option(help="mrcnn config: small | coco.")] = "small",
     weights: Annotated[Optional[Path], typer.Option(help="mrcnn weights (.h5, reference layout).")] = None,
     samples: Annotated[Optional[str], typer.Option(help="file.py:function returning a list of input lists.")] = None,
@@ -214,9 +215,18 @@ def compare(
     bar: Annotated[float, typer.Option(help="Max relative error of an equal layer.")] = 1e-4,
     keras: Annotated[Optional[str], typer.Option("--keras", help="2 | 3: Keras version of the model code/file (default: detected; 2 runs under tf_keras).")] = None,
 ) -> None:
-    """Layer-by-layer parity: tell a wrong conversion (divergent, exit 1) from an ill-conditioned model."""
+    """Layer-by-layer parity: tell a wrong conversion (divergent, exit 1) from an ill-conditioned model.
+
+    With --against FLOAT.tflite instead of --model: where a quantized TFLITE loses precision,
+    layer by layer, against the float model it came from (exit 0)."""
     from opaudit.compare import compare_model
     from opaudit.render import compare_terminal
+
+    if against is not None:
+        _compare_quantized(against, tflite, samples, json_out)
+        raise typer.Exit(EXIT_OK)
+    if not model:
+        raise UsageError("compare needs --model (the Keras original) or --against (the float .tflite)")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines are not ours
     plan = _plan_from(fix_json) if fix_json else None
@@ -238,6 +248,22 @@ def compare(
     if model_explorer:
         _write_compare_overlay(data, tflite, model_explorer)
     raise typer.Exit(EXIT_FINDINGS if report.verdict == "divergent" else EXIT_OK)
+
+
+def _compare_quantized(float_path: Path, quant: Path, samples: str | None, json_out: bool) -> None:
+    from opaudit.compare.quant_noise import compare_quantized
+    from opaudit.render.compare_terminal import print_quant_noise
+
+    for p in (float_path, quant):
+        if not p.is_file():
+            raise UsageError(f"{p}: no such file")
+    data = compare_quantized(str(float_path), str(quant), samples)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(data, indent=1, default=str))
+    else:
+        print_quant_noise(data)
 
 
 def _plan_from(path: Path) -> dict[str, list[str]]:

@@ -168,3 +168,26 @@ def after_selection(frep) -> set[int]:
                     seen.add(r.index)
                     todo.append(r)
     return seen
+
+
+def compare_quantized(float_path: str, quant_path: str, samples_ref: str | None = None) -> dict[str, Any]:
+    """`opaudit compare --against FLOAT QUANT`: `quantization_noise` on the user's samples
+    (``file.py:function``, each sample a list in the float model's input order, or a bare array
+    for one input) or on seeded random inputs -> its dict plus ``samples`` (a description).
+    Raises UsageError for samples that do not fit the model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from opaudit import samples as S
+
+    interp = Interpreter(model_path=float_path)
+    runner_inputs = interp.get_signature_runner().get_input_details()  # {name: detail}
+    position = {d["index"]: i for i, d in enumerate(interp.get_input_details())}
+    sig = [{"name": n, "shape": [int(x) for x in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
+           for n, d in sorted(runner_inputs.items(), key=lambda kv: position.get(kv[1]["index"], 0))]
+    if samples_ref:
+        data, note = S.validate(S.from_function(samples_ref, len(sig)), sig), f"samples from {samples_ref}"
+    else:
+        data, note = S.random_samples(sig), f"{S.N_SAMPLES} seeded random inputs (seed {S.SEED})"
+    named = [{s["name"]: a for s, a in zip(sig, sample)} for sample in data]
+    return {**quantization_noise(float_path, quant_path, named), "samples": note,
+            "float": float_path, "quantized": quant_path}

@@ -160,6 +160,9 @@ def _attempt(session: Session, sub: Subject, mode: str, keep: list[str], k: int,
     for src, dst, spec in targets:
         res = session.run("quantize", f"quantize {mode}: {len(keep)} layers float", tflite=str(src), mode=mode,
                           keep_scopes=sub.scopes(src, keep), calibration=_cal(sub, mode), out=str(dst))
+        if res.get("dynamic_range_ops") and not keep and src == sub.main_float:
+            v.notes.append(f"{res['dynamic_range_ops']} op(s) on dynamically shaped tensors cannot be calibrated "
+                           f"(the runtime does not keep such tensors): quantized with dynamic range instead")
         if res.get("status") != "ok" and not keep:
             v.fallback = f"the LiteRT Quantizer failed ({res.get('error') or res.get('status')}); the converter quantized instead"
             tool, res = CONVERTER, _convert(session, sub, spec, mode, dst)
@@ -191,7 +194,8 @@ def _cal(sub: Subject, mode: str) -> str | None:
 def _convert(session: Session, sub: Subject, spec: ModelSpec, mode: str, dst: Path) -> dict[str, Any]:
     conv = session.convert(sub.plan, dst, label=f"quantize {mode}: converter", spec=spec,
                            quantize={"mode": mode, "calibration": _cal(sub, mode)})
-    return {"status": conv.status, "error": conv.error}
+    messages = [e.get("message") or e.get("code") for e in conv.errors[:2]]
+    return {"status": conv.status, "error": conv.error or "; ".join(m for m in messages if m) or conv.status}
 
 
 def _deliver(session: Session, sub: Subject, v: QuantVariant, k: int, keep: list[str]) -> None:

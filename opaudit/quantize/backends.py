@@ -18,11 +18,13 @@ Worker side (`opaudit.fix.worker` tasks ``quantize`` and ``convert``): these fun
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 SCOPE_LIMIT = 10000  # the Quantizer truncates an op scope to this many characters
+INT8_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "CONV_2D_TRANSPOSE", "BATCH_MATMUL")
 
 
 def op_scope(output_names: Iterable[str]) -> str:
@@ -33,12 +35,14 @@ def op_scope(output_names: Iterable[str]) -> str:
 
 def keep_float_regex(scopes: Iterable[str]) -> str | None:
     """One anchored regex matching exactly these op scopes (None for none)."""
-    scopes = sorted(set(s for s in scopes if s))
+    scopes = sorted({s for s in scopes if s})
     return "^(?:" + "|".join(re.escape(s) for s in scopes) + ")$" if scopes else None
 
 
-def quantizer_recipe(mode: str, keep_scopes: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """The Quantizer recipe (list of scoped entries, last match wins) for ``mode``."""
+def quantizer_recipe(mode: str, keep_scopes: Iterable[str] = (), dynamic_scopes: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The Quantizer recipe (list of scoped entries, last match wins) for ``mode``: the mode's own
+    entries, then dynamic-range int8 for ``dynamic_scopes`` (int8 ops that cannot be calibrated),
+    then float for ``keep_scopes``."""
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe, recipe_manager
 
     if mode == "fp16":
@@ -49,20 +53,47 @@ def quantizer_recipe(mode: str, keep_scopes: Iterable[str] = ()) -> list[dict[st
     elif mode == "dynamic":
         entries = recipe.dynamic_wi8_afp32()
     elif mode == "int8":
-        # Graph inputs and outputs stay float32 (the converter's default too): callers keep
-        # feeding floats, and the model quantizes them itself.
-        entries = list(recipe.static_wi8_ai8()) + [
-            {"regex": ".*", "operation": io, "algorithm_key": "no_quantize"} for io in ("INPUT", "OUTPUT")]
+        # int8 weights and activations for the ops that hold the weights and the FLOPs; the rest
+        # (box arithmetic, gathers, NMS, packing) stays float32, and so do graph inputs and
+        # outputs: callers keep feeding floats. Quantizing every supported op also fails in
+        # ai-edge-quantizer 0.10.0 on Mask R-CNN (PACK of a constant: "Ranks of scales (3) and
+        # zps (3) must be the same as the tensor rank (1)").
+        rm = recipe_manager.RecipeManager()
+        for op in INT8_OPS:
+            rm.add_static_config(regex=".*", operation_name=getattr(qtyping.TFLOperationName, op),
+                                 activation_num_bits=8, weight_num_bits=8)
+        entries = rm.get_quantization_recipe()
     else:
         raise ValueError(f"no Quantizer recipe for mode {mode!r}")
     entries = list(entries)
+    if rx := keep_float_regex(dynamic_scopes):
+        entries += [{**e, "regex": rx} for e in recipe.dynamic_wi8_afp32()]
     if rx := keep_float_regex(keep_scopes):
         entries.append({"regex": rx, "operation": "*", "algorithm_key": "no_quantize"})
     return entries
 
 
+def uncalibratable_scopes(float_path: str) -> list[str]:
+    """Scopes of the ops that read or write a tensor of dynamic shape (``-1`` in its shape
+    signature, e.g. the output of WHERE). The runtime cannot return such tensors after
+    ``invoke()`` with every tensor kept, so the Quantizer's calibration has no statistics for them
+    (ai-edge-quantizer 0.10.0 raises ``KeyError: '<tensor name>'``): int8 quantizes these ops with
+    dynamic range (int8 weights, activations quantized by the kernel, no calibration needed)."""
+    from opaudit.flatbuf.model import load
+
+    model = load(float_path)
+    tensors = {(t.subgraph, t.index): t for t in model.tensors}
+    scopes = []
+    for o in model.operators:
+        touched = [tensors.get((o.subgraph, i)) for i in (*o.inputs, *o.outputs) if i >= 0]
+        if any(t is not None and t.is_dynamic for t in touched):
+            scopes.append(op_scope(tensors[(o.subgraph, i)].name for i in o.outputs if (o.subgraph, i) in tensors))
+    return scopes
+
+
 def quantize_tflite(float_path: str, mode: str, keep_scopes: Iterable[str] = (),
-                    calibration: list[dict[str, np.ndarray]] | None = None) -> bytes:
+                    calibration: list[dict[str, np.ndarray]] | None = None,
+                    dynamic_scopes: Iterable[str] = ()) -> bytes:
     """Quantized flatbuffer of ``float_path`` in ``mode``. ``calibration``: one ``{input name:
     array}`` per sample, for the model's first signature (int8 only). Raises whatever the
     Quantizer raises."""
@@ -70,7 +101,7 @@ def quantize_tflite(float_path: str, mode: str, keep_scopes: Iterable[str] = (),
     from ai_edge_quantizer import quantizer
 
     q = quantizer.Quantizer(float_path)
-    q.load_quantization_recipe(quantizer_recipe(mode, keep_scopes))
+    q.load_quantization_recipe(quantizer_recipe(mode, keep_scopes, dynamic_scopes))
     cal = None
     if q.need_calibration:
         if not calibration:

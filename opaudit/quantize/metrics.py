@@ -42,9 +42,12 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter_h = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
     inter_w = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
     inter = inter_h * inter_w
-    area = lambda x: np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)  # noqa: E731
-    union = area(a) + area(b) - inter
+    union = _area(a) + _area(b) - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _area(x: np.ndarray) -> np.ndarray:
+    return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
 
 
 def match_by_iou(k: np.ndarray, t: np.ndarray, min_iou: float = IOU_MATCH) -> list[tuple[int, int, float]]:
@@ -98,7 +101,7 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
                 ious.append(iou)
                 score_err.append(abs(kr[i, 5] - tr[j, 5]))
                 if k_mask is not None and t_mask is not None:
-                    c = int(round(kr[i, 4]))
+                    c = round(kr[i, 4])
                     mask_ious.append(mask_iou(np.asarray(k_mask[s])[b, ki[i], :, :, c],
                                               np.asarray(t_mask[s])[b, ti[j], :, :, c]))
     det = {"keras": n_k, "tflite": n_t, "matched": matched, "iou_match": IOU_MATCH,
@@ -124,7 +127,7 @@ def _unpaired(sample: int, image: int, rows: np.ndarray, other: np.ndarray, pair
         same = [j for j in range(len(other)) if round(other[j, 4]) == round(rows[i, 4])]
         iou = box_iou(rows[i:i + 1, :4], other[same, :4])[0] if same else np.zeros(0)
         best = int(np.argmax(iou)) if len(iou) else None
-        out.append({"sample": sample, "image": image, "class": int(round(rows[i, 4])), "score": round(float(rows[i, 5]), 4),
+        out.append({"sample": sample, "image": image, "class": round(rows[i, 4]), "score": round(float(rows[i, 5]), 4),
                     "box": [round(float(v), 4) for v in rows[i, :4]],
                     "best_iou": round(float(iou[best]), 3) if best is not None else None,
                     "best_score": round(float(other[same[best], 5]), 4) if best is not None else None})

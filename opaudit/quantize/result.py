@@ -58,6 +58,7 @@ class QuantVariant:
     calibration: dict[str, Any] | None = None
     runtime: dict[str, Any] | None = None
     seconds: float | None = None
+    notes: list[str] = field(default_factory=list)  # what the tool did beyond the recipe, and why
 
 
 @dataclass

@@ -3,7 +3,9 @@
 * ``keras_outputs``: the float Keras model's outputs on the saved samples -> ``out`` (npz, keys
   ``"<sample>::<output>"``), computed once per run and reused by every evaluation.
 * ``quantize``: the LiteRT Quantizer on ``tflite`` in ``mode`` with ``keep_scopes`` left float
-  -> ``out`` (written atomically); calibration samples from ``calibration`` (npz) for int8.
+  -> ``out`` (written atomically); calibration samples from ``calibration`` (npz) for int8, where
+  ops on dynamically shaped tensors get dynamic-range int8 instead (``dynamic_range_ops``: they
+  cannot be calibrated, `backends.uncalibratable_scopes`).
 * ``quant_eval``: run each ``.tflite`` of ``models`` on the samples and score it against the
   Keras outputs (`metrics.evaluate`); with ``noise`` = ``[float, quantized]``, also the
   per-layer quantization noise (`opaudit.compare.quant_noise`). No TensorFlow import.
@@ -54,17 +56,19 @@ def do_keras_outputs(task: dict[str, Any]) -> dict[str, Any]:
 def do_quantize(task: dict[str, Any]) -> dict[str, Any]:
     from opaudit import atomic, samples
     from opaudit.fix.worker import stage
-    from opaudit.quantize.backends import quantize_tflite
+    from opaudit.quantize.backends import quantize_tflite, uncalibratable_scopes
 
     cal = _named(task, samples.load(task["calibration"])) if task.get("calibration") else None
-    stage(f"quantizing ({task['mode']}, {len(task.get('keep_scopes') or [])} ops kept float)")
+    keep = list(task.get("keep_scopes") or [])
+    forced = uncalibratable_scopes(task["tflite"]) if cal else []
+    stage(f"quantizing ({task['mode']}, {len(keep)} ops kept float)")
     t = time.time()
     try:
-        data = quantize_tflite(task["tflite"], task["mode"], task.get("keep_scopes") or [], cal)
+        data = quantize_tflite(task["tflite"], task["mode"], keep, cal, dynamic_scopes=forced)
     except Exception as exc:  # noqa: BLE001 - the parent falls back to the converter and says why
         return {"status": "error", "error": f"{type(exc).__name__}: {str(exc)[:400]}", "seconds": round(time.time() - t, 2)}
     atomic.write_bytes(task["out"], data)
-    return {"status": "ok", "size": len(data), "seconds": round(time.time() - t, 2)}
+    return {"status": "ok", "size": len(data), "seconds": round(time.time() - t, 2), "dynamic_range_ops": len(forced)}
 
 
 def do_quant_eval(task: dict[str, Any]) -> dict[str, Any]:

@@ -62,3 +62,24 @@ def progress_line(enabled: bool = True) -> Iterator[Callable[[str], None]]:
 
     with Console(stderr=True).status("compare: starting") as status:
         yield lambda text: status.update(f"compare: {escape(text)}")
+
+
+def print_quant_noise(data: dict[str, Any], console=None, top: int = 25) -> None:
+    """`opaudit compare --against`: the layers with the lowest output SNR, in graph order."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    layers = data.get("layers") or []
+    worst = {id(x) for x in sorted(layers, key=lambda x: x["snr_out_db"])[:top]}
+    t = Table(title=f"quantization noise of {data.get('quantized')} against {data.get('float')} "
+                    f"({data.get('samples')}; {len(worst)} of {len(layers)} layers, lowest SNR)")
+    for col in ("layer", "SNR in dB", "SNR out dB", "noise added", "low precision", "after selection"):
+        t.add_column(col)
+    for x in layers:
+        if id(x) in worst:
+            t.add_row(x["layer"], f"{x['snr_in_db']:.1f}", f"{x['snr_out_db']:.1f}", f"{x['added_noise']:.3g}",
+                      "yes" if x["quantized"] else "", "yes" if x.get("after_selection") else "")
+    console.print(t)
+    console.print(f"{data.get('tensors')} tensors compared, {data.get('unmatched')} not matched by name/shape, "
+                  f"{data.get('unreadable', 0)} unreadable", markup=False, highlight=False)

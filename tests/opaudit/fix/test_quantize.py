@@ -26,7 +26,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("quant")
     r = subprocess.run([sys.executable, "-m", "opaudit", "fix", "--model", MODEL, "--samples", SAMPLES,
                         "--quantize", "fp16,dynamic", "--quantize", "int8", "--out", str(out), "--no-cache"],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, check=False, timeout=900)
     return r, out, json.loads((out / "fix.json").read_text())
 
 
@@ -96,3 +96,18 @@ def test_numbers_agree_with_an_independent_recomputation(run):
         reported = v["metrics"]["dense"][0]
         assert reported["snr_db"] == pytest.approx(snr, rel=1e-6, abs=1e-6), v["path"]
         assert reported["cosine"] == pytest.approx(cos, rel=1e-9), v["path"]
+
+
+@pytest.mark.slow
+def test_compare_against_the_float_model(run):
+    """`opaudit compare --against`: the delivered dynamic model has `spiky` in float, the rest int8."""
+    _, out, _ = run
+    r = subprocess.run([sys.executable, "-m", "opaudit", "compare", "--against", str(out / "model.tflite"),
+                        str(out / "model.dynamic.tflite"), "--samples", SAMPLES, "--json"],
+                       capture_output=True, text=True, check=False, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads(r.stdout)
+    layers = {x["layer"]: x for x in data["layers"]}
+    assert not layers["spiky"]["quantized"] and layers["fc2"]["quantized"] and layers["conv2"]["quantized"]
+    assert data["unmatched"] == 0 and data["samples"].startswith("samples from")
+    assert all(0 < x["snr_out_db"] <= 300 for x in data["layers"])

@@ -5,9 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from opaudit.quantize.metrics import box_iou, detection_metrics, evaluate, match_by_iou, meets_bar
-from opaudit.quantize.modes import MODES, parse_modes
 from opaudit.errors import UsageError
+from opaudit.quantize.metrics import (
+    box_iou,
+    detection_metrics,
+    evaluate,
+    match_by_iou,
+    meets_bar,
+)
+from opaudit.quantize.modes import MODES, parse_modes
 
 
 def _det(rows, n=5):
