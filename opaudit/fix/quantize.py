@@ -126,7 +126,7 @@ def _one_mode(session: Session, sub: Subject, mode: str) -> QuantVariant:
         v.reason = f"could not quantize: {first.error}"
         return v
     tried, limit = {0: bool(first.passed)}, None
-    ranked = precision.rank_candidates((v.layer_noise or {}).get("layers", []))
+    ranked = precision.rank_candidates((v.layer_noise or {}).get("layers", [])) if first.passed is not None else []
     budget = max(MODES[mode].size_budget * sub.main_float.stat().st_size, first.size or 0)
     while v.tool == QUANTIZER and (k := precision.next_count(len(ranked), tried, limit)) is not None:
         step = _attempt(session, sub, mode, ranked[:k], k, v)
@@ -158,8 +158,11 @@ def _attempt(session: Session, sub: Subject, mode: str, keep: list[str], k: int,
     targets = [(sub.main_float, main_q, session.spec)] + ([(sub.float_path, twin_q, sub.spec)] if sub.name == "twin" else [])
     tool, error = QUANTIZER, None
     for src, dst, spec in targets:
-        res = session.run("quantize", f"quantize {mode}: {len(keep)} layers float", tflite=str(src), mode=mode,
-                          keep_scopes=sub.scopes(src, keep), calibration=_cal(sub, mode), out=str(dst))
+        if tool == CONVERTER:  # the main model fell back: its twin is quantized the same way
+            res = _convert(session, sub, spec, mode, dst)
+        else:
+            res = session.run("quantize", f"quantize {mode}: {len(keep)} layers float", tflite=str(src), mode=mode,
+                              keep_scopes=sub.scopes(src, keep), calibration=_cal(sub, mode), out=str(dst))
         if res.get("dynamic_range_ops") and not keep and src == sub.main_float:
             v.notes.append(f"{res['dynamic_range_ops']} op(s) on dynamically shaped tensors cannot be calibrated "
                            f"(the runtime does not keep such tensors): quantized with dynamic range instead")

@@ -172,18 +172,18 @@ def evaluate(keras: list[dict[str, np.ndarray]], tflite: list[dict[str, np.ndarr
     return out
 
 
-def meets_bar(quant: dict[str, Any], base: dict[str, Any], bar: TaskBar) -> tuple[bool, list[str]]:
+def meets_bar(quant: dict[str, Any], base: dict[str, Any], bar: TaskBar) -> tuple[bool | None, list[str]]:
     """Does ``quant`` (`evaluate` of the quantized model) hold ``bar`` against ``base`` (`evaluate`
-    of the float TFLite model on the same samples)? -> (passed, reasons it failed / how it held).
+    of the float TFLite model on the same samples)? -> (passed, the reasons it failed).
 
     A detector is judged on detections and masks only; a model without a detections output on its
-    dense outputs. No detection on the samples leaves nothing to judge: not passed, said so.
+    dense outputs. No detection on the samples leaves nothing to judge: ``None``, said so.
     """
     why: list[str] = []
     qd, bd = quant.get("detections"), base.get("detections")
     if qd is not None:
         if bd is None or bd["agreement"] is None or bd["keras"] == 0:
-            return False, ["no detection by Keras on the samples: detection agreement cannot be measured"]
+            return None, ["no detection by Keras on the samples: detection agreement cannot be measured"]
         qa = qd["agreement"] or 0.0
         if qa < bd["agreement"] - bar.agreement_drop:
             why.append(f"detection agreement {qa:.1f} % < float TFLite {bd['agreement']:.1f} % - {bar.agreement_drop:g} points")
