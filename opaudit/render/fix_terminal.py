@@ -120,6 +120,7 @@ def _quant_table(result: FixResult):
             metric = f"cosine {r['cosine']:.5f}, SNR {r['snr_db']:.1f} dB" if r.get("cosine") is not None else "-"
         size = f"{r['size'] / 1e6:.2f} MB ({r['size_ratio']:.2f}x)" if r.get("size") else "-"
         lat = f"{r['latency_s'] * 1e3:.3g} ms" if r.get("latency_s") else "-"
-        t.add_row(r["mode"], str(r["status"]), str(r["tool"] or "-"), size, lat, metric,
+        tool = str(r["tool"] or "-").replace("ai-edge-", "").replace("tflite-", "")
+        t.add_row(r["mode"], str(r["status"]), tool, size, lat, metric,
                   "-" if r["kept_float"] is None else str(r["kept_float"]), r["reason"][:80])
     return t

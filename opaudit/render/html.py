@@ -347,6 +347,7 @@ def quant_context(q: dict[str, Any] | None) -> dict[str, Any] | None:
         layers = noise_chart(v)
         top = max([60.0] + [min(x["snr_out_db"], 120.0) for x in layers])
         bars = [{"layer": x["layer"], "snr": x["snr_out_db"], "kept": x["kept_float"], "y": 4 + 16 * i,
+                 "after": bool(x.get("after_selection")),
                  "w": round(max(1.0, 420 * max(0.0, min(x["snr_out_db"], 120.0)) / top), 1)} for i, x in enumerate(layers)]
         charts[v["mode"]] = {"bars": bars, "w": 760, "h": 8 + 16 * len(bars), "label_w": 260}
     return {"q": q, "rows": rows(q), "variants": q.get("variants") or [], "charts": charts}
