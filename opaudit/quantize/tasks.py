@@ -1,7 +1,8 @@
 """Worker tasks of `fix --quantize` (run by `opaudit.fix.worker`, one fresh process each).
 
 * ``keras_outputs``: the float Keras model's outputs on the saved samples -> ``out`` (npz, keys
-  ``"<sample>::<output>"``), computed once per run and reused by every evaluation.
+  ``"<sample>::<output>"``), computed once per run and reused by every evaluation (a SavedModel:
+  its ``serving_default`` signature).
 * ``quantize``: the LiteRT Quantizer on ``tflite`` in ``mode`` with ``keep_scopes`` left float
   -> ``out`` (written atomically); calibration samples from ``calibration`` (npz) for int8, where
   ops on dynamically shaped tensors get dynamic-range int8 instead (``dynamic_range_ops``: they
@@ -42,10 +43,16 @@ def do_keras_outputs(task: dict[str, Any]) -> dict[str, Any]:
 
     _, loaded = _load(task)
     data = samples.load(Path(task["workdir"]) / "samples.npz")
+    names = [s["name"] for s in task["signature"]]
     arrays = {}
     for i, inputs in enumerate(data):
         stage(f"Keras outputs, sample {i + 1}/{len(data)}")
-        for name, value in _keras_outputs(loaded.keras, inputs, task.get("outputs") or []).items():
+        if loaded.keras is None:  # a SavedModel: its serving signature, outputs by signature name
+            fn = loaded.saved_model.signatures["serving_default"]
+            outs = {k: np.asarray(v) for k, v in fn(**dict(zip(names, inputs))).items()}
+        else:
+            outs = _keras_outputs(loaded.keras, inputs, task.get("outputs") or [])
+        for name, value in outs.items():
             arrays[f"{i}::{name}"] = value
     buf = io.BytesIO()
     np.savez(buf, **arrays)

@@ -111,3 +111,47 @@ def test_compare_against_the_float_model(run):
     assert not layers["spiky"]["quantized"] and layers["fc2"]["quantized"] and layers["conv2"]["quantized"]
     assert data["unmatched"] == 0 and data["samples"].startswith("samples from")
     assert all(0 < x["snr_out_db"] <= 300 for x in data["layers"])
+
+
+@pytest.mark.slow
+def test_converter_fallback_when_the_quantizer_fails(tmp_path):
+    """Every Quantizer task fails (injected worker): the converter quantizes, the variant says so
+    and is still audited and scored; no selective precision is attempted on a converter model."""
+    from opaudit.fix import run_fix
+
+    fake = str(Path(__file__).with_name("fake_worker.py"))
+    result = run_fix(MODEL, out=tmp_path, samples=SAMPLES, quantize=["dynamic"], use_cache=False,
+                     worker=(sys.executable, fake, "no-quantizer"))
+    assert result.fixed
+    v = result.quantization.variants[0]
+    assert v.tool == "tflite-converter" and "stand-in" in v.fallback
+    assert v.audit["builtin_only"] and v.audit["invokes"] and v.size_ratio < 0.5
+    assert len(v.steps) == 1 and v.metrics["dense"][0]["snr_db"] is not None
+    assert v.passed or any("selective precision not available" in w for w in v.why)
+
+
+@pytest.mark.slow
+def test_saved_model_quantized_and_scored(tmp_path):
+    """A SavedModel (no Keras layers): scored against its own serving signature."""
+    import tensorflow as tf
+
+    from opaudit.fix import run_fix
+
+    class Net(tf.Module):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.w = tf.Variable(rng.standard_normal((64, 256)).astype("float32"))
+            self.v = tf.Variable(rng.standard_normal((256, 8)).astype("float32"))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 64], name="x")])
+        def serve(self, x):
+            return {"y": tf.matmul(tf.nn.relu(tf.matmul(x, self.w)), self.v)}
+
+    net = Net()
+    tf.saved_model.save(net, str(tmp_path / "sm"), signatures={"serving_default": net.serve.get_concrete_function()})
+    result = run_fix(str(tmp_path / "sm"), out=tmp_path / "out", quantize=["fp16", "dynamic"], use_cache=False)
+    assert result.fixed, result.reason
+    for v in result.quantization.variants:
+        assert v.audit["builtin_only"] and v.audit["invokes"], v.mode
+        assert [d["name"] for d in v.metrics["dense"]] == ["y"] and v.metrics["dense"][0]["cosine"] > 0.99
+        assert (tmp_path / "out" / v.path).is_file()
