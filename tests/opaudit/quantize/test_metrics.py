@@ -116,3 +116,13 @@ def test_unpaired_detections_are_listed_with_the_closest_candidate():
     assert det["missed"] == [{"sample": 0, "image": 0, "class": 2, "score": 0.71, "box": [0.5, 0.5, 0.9, 0.9],
                               "best_iou": 0.75, "best_score": 0.69}]
     assert det["extra"][0]["score"] == 0.69 and det["extra"][0]["best_iou"] == 0.75
+
+
+def test_images_filling_every_detection_row_are_counted():
+    full = _det([[0.1, 0.1, 0.5, 0.5, 1, 0.9]] * 2, n=2)
+    part = _det([[0.1, 0.1, 0.5, 0.5, 1, 0.9]], n=2)
+    det, _ = detection_metrics([full, part], [full, part])
+    assert (det["images"], det["capped"]) == (2, 1)
+    quant = {"detections": {**det, "agreement": 50.0}}
+    passed, why = meets_bar(quant, {"detections": det}, MODES["fp16"].bar)
+    assert passed is False and "1 of 2 images fill every detection row" in why[0]
