@@ -162,7 +162,8 @@ def _attempt(session: Session, sub: Subject, mode: str, keep: list[str], k: int,
             res = _convert(session, sub, spec, mode, dst)
         else:
             res = session.run("quantize", f"quantize {mode}: {len(keep)} layers float", tflite=str(src), mode=mode,
-                              keep_scopes=sub.scopes(src, keep), calibration=_cal(sub, mode), out=str(dst))
+                              keep_scopes=sub.scopes(src, keep), calibration=_cal(sub, mode), out=str(dst),
+                              statistics=str(dst.parent / f"ranges-{src.stem}.pkl"))
         if res.get("dynamic_range_ops") and not keep and src == sub.main_float:
             v.notes.append(f"{res['dynamic_range_ops']} op(s) on dynamically shaped tensors cannot be calibrated "
                            f"(the runtime does not keep such tensors): quantized with dynamic range instead")

@@ -71,7 +71,8 @@ def do_quantize(task: dict[str, Any]) -> dict[str, Any]:
     stage(f"quantizing ({task['mode']}, {len(keep)} ops kept float)")
     t = time.time()
     try:
-        data = quantize_tflite(task["tflite"], task["mode"], keep, cal, dynamic_scopes=forced)
+        data = quantize_tflite(task["tflite"], task["mode"], keep, cal, dynamic_scopes=forced,
+                               statistics=task.get("statistics"))
     except Exception as exc:  # noqa: BLE001 - the parent falls back to the converter and says why
         return {"status": "error", "error": f"{type(exc).__name__}: {str(exc)[:400]}", "seconds": round(time.time() - t, 2)}
     atomic.write_bytes(task["out"], data)
