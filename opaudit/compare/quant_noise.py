@@ -27,7 +27,6 @@ tensors the runtime cannot return after ``invoke()`` (``unreadable``, e.g. dynam
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from opaudit.compare.tflite_side import Runner, catalogue
+from opaudit.quantize.metrics import SNR_CAP, capped_snr_db
 
 LOW_PRECISION = {"int8", "uint8", "int16", "float16", "int4"}
 SELECTING = {"TOPK_V2", "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5", "ARG_MAX", "ARG_MIN", "WHERE", "UNIQUE"}
@@ -53,14 +53,6 @@ class LayerNoise:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _snr(signal: float, noise: float) -> float:
-    from opaudit.quantize.metrics import SNR_CAP
-
-    if noise <= 0:
-        return SNR_CAP
-    return max(-SNR_CAP, min(SNR_CAP, 10 * math.log10(signal / noise))) if signal > 0 else -SNR_CAP
 
 
 def _dequantize(value: np.ndarray, quant: dict | None) -> np.ndarray:
@@ -121,15 +113,13 @@ def quantization_noise(float_path: str, quant_path: str, samples: list[dict[str,
                 continue
             sums[f.name][0] += float(np.sum(fv ** 2))
             sums[f.name][1] += float(np.sum((fv - qv) ** 2))
-    snr = {name: _snr(s, n) for name, (s, n) in sums.items() if name not in unreadable}
+    snr = {name: capped_snr_db(s, n) for name, (s, n) in sums.items() if name not in unreadable}
     layers = _per_layer(frep, snr, quantized_layers(qrep))
     return {"layers": [x.to_dict() for x in layers], "tensors": len(snr), "unmatched": len(ftensors) - len(pairs),
             "unreadable": len(unreadable)}
 
 
 def _per_layer(frep, snr: dict[str, float], quantized: set[str]) -> list[LayerNoise]:
-    from opaudit.quantize.metrics import SNR_CAP
-
     names = {t.index: t.name for t in frep.tensors if t.subgraph == 0}
     ops = [o for o in frep.operators if o.subgraph == 0 and o.layer]
     by_layer: dict[str, list] = defaultdict(list)

@@ -127,13 +127,14 @@ def _one_mode(session: Session, sub: Subject, mode: str) -> QuantVariant:
         return v
     tried, limit = {0: bool(first.passed)}, None
     ranked = precision.rank_candidates((v.layer_noise or {}).get("layers", [])) if first.passed is not None else []
-    budget = max(MODES[mode].size_budget * sub.main_float.stat().st_size, first.size or 0)
+    float_size = sub.main_float.stat().st_size
+    budget = max(MODES[mode].size_budget * float_size, first.size or 0)
     while v.tool == QUANTIZER and (k := precision.next_count(len(ranked), tried, limit)) is not None:
         step = _attempt(session, sub, mode, ranked[:k], k, v)
         tried[k] = step.status == "ok" and bool(step.passed)
         if step.size and step.size > budget:
             tried[k], limit = False, k - 1
-            step.why.append(f"{step.size / sub.main_float.stat().st_size:.2f}x the float size: over the "
+            step.why.append(f"{step.size / float_size:.2f}x the float size: over the "
                             f"{MODES[mode].size_budget:g}x size budget of {mode}")
     best = precision.best_count(tried)
     chosen = best if best is not None else 0

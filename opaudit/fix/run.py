@@ -90,22 +90,22 @@ def run_fix(model: str, *, out: Path, config: str = "small", weights: str | None
 def measure_latency(result: FixResult, tflite: Path, *, per_node: bool, progress=None, timeout: float = 900.0) -> None:
     """Fill ``result.runtime`` (whole model, XNNPACK, 1 thread vs every core) and, with
     ``per_node``, ``result.profile``; a model that does not run leaves ``{"error": ...}``."""
+    if not per_node:
+        result.runtime = whole_model_latency(tflite, progress, timeout)
+        return
     from opaudit.errors import OpauditError
     from opaudit.profile import profile_model
     from opaudit.profile.aggregate import runtime_settings
 
-    _say(progress, "latency: per-node profile" if per_node else "latency: whole model, 1 thread vs every core")
+    _say(progress, "latency: per-node profile")
     try:
-        prof = profile_model(str(tflite), runs=3, nodes=per_node, timeout=max(timeout, 600.0),
-                             modes=("xnnpack", "builtin") if per_node else ("xnnpack",))
+        prof = profile_model(str(tflite), runs=3, nodes=True, timeout=max(timeout, 600.0),
+                             modes=("xnnpack", "builtin"))
     except OpauditError as e:
-        result.runtime = {"error": str(e)}
-        if per_node:
-            result.profile = {"error": str(e)}
+        result.runtime = result.profile = {"error": str(e)}
         return
     result.runtime = runtime_settings(prof)
-    if per_node:
-        result.profile = prof.to_dict()
+    result.profile = prof.to_dict()
 
 
 def whole_model_latency(tflite: Path, progress=None, timeout: float = 900.0) -> dict:
@@ -114,7 +114,7 @@ def whole_model_latency(tflite: Path, progress=None, timeout: float = 900.0) -> 
     from opaudit.profile import profile_model
     from opaudit.profile.aggregate import runtime_settings
 
-    _say(progress, f"latency: {tflite.name}")
+    _say(progress, f"latency: {tflite.name}, whole model, 1 thread vs every core")
     try:
         return runtime_settings(profile_model(str(tflite), runs=3, nodes=False, timeout=max(timeout, 600.0),
                                               modes=("xnnpack",)))

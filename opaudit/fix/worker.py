@@ -178,23 +178,28 @@ def _keras_outputs(model, inputs: list[np.ndarray], names: list[str]) -> dict[st
     return {n: np.asarray(v) for n, v in zip(names, out)}
 
 
-def do_parity(task: dict[str, Any]) -> dict[str, Any]:
+def signature_runner(tflite: str):
+    """(runner, its input names) of the model's first signature (the one `fix` exports)."""
     from ai_edge_litert.interpreter import Interpreter
 
+    interp = Interpreter(model_path=tflite)
+    key, entry = next(iter(interp.get_signature_list().items()))
+    return interp.get_signature_runner(key), list(entry["inputs"])
+
+
+def do_parity(task: dict[str, Any]) -> dict[str, Any]:
     from opaudit import samples
     from opaudit.fix import parity
 
     _, loaded = _load(task)
     data = samples.load(Path(task["workdir"]) / "samples.npz")
     stage("running TFLite")
-    interp = Interpreter(model_path=task["tflite"])
-    key, entry = next(iter(interp.get_signature_list().items()))  # the one exported signature
-    runner = interp.get_signature_runner(key)
+    runner, input_names = signature_runner(task["tflite"])
     names = [s["name"] for s in task["signature"]]
     per_sample, note = [], "outputs matched by SignatureDef output name"
     for i, inputs in enumerate(data):
         stage(f"parity sample {i + 1}/{len(data)}")
-        tfl = runner(**{k: inputs[names.index(k)] for k in entry["inputs"]})
+        tfl = runner(**{k: inputs[names.index(k)] for k in input_names})
         if loaded.keras is None:
             fn = loaded.saved_model.signatures["serving_default"]
             ref = {k: np.asarray(v) for k, v in fn(**dict(zip(names, inputs))).items()}

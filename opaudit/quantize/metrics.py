@@ -25,11 +25,11 @@ Exact parity cannot hold for a quantized model, so it is judged on what the mode
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from opaudit.compare.metrics import cosine, snr_db
 from opaudit.fix.parity import mask_iou, output_kind
 from opaudit.quantize.modes import TaskBar
 
@@ -85,7 +85,7 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
                       k_mask: list[np.ndarray] | None = None, t_mask: list[np.ndarray] | None = None
                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Detections (and masks) of several samples, each ``[B, N, 6]`` (masks ``[B, N, h, w, C]``)."""
-    n_k = n_t = matched = denom = capped = 0
+    n_k = n_t = matched = denom = capped = images = 0
     score_err, ious, mask_ious = [], [], []
     missed: list[dict[str, Any]] = []
     extra: list[dict[str, Any]] = []
@@ -95,7 +95,7 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
         for b in range(min(len(kd), len(td))):
             kr, ki = _unpadded(kd[b])
             tr, ti = _unpadded(td[b])
-            capped += int(len(kr) == kd.shape[1])
+            images, capped = images + 1, capped + int(len(kr) == kd.shape[1])
             pairs = match_by_iou(kr, tr)
             n_k, n_t, matched, denom = n_k + len(kr), n_t + len(tr), matched + len(pairs), denom + max(len(kr), len(tr))
             missed += _unpaired(s, b, kr, tr, {i for i, _, _ in pairs}, 0)
@@ -111,8 +111,7 @@ def detection_metrics(k_det: list[np.ndarray], t_det: list[np.ndarray],
            "agreement": 100.0 * matched / denom if denom else None,
            "box_iou_mean": _mean(ious), "score_err_mean": _mean(score_err),
            "score_err_max": float(max(score_err)) if score_err else None,
-           "missed": missed[:MAX_LISTED], "extra": extra[:MAX_LISTED], "images": sum(len(np.asarray(d).reshape(
-               -1, np.shape(d)[-2], 6)) for d in k_det), "capped": capped}
+           "missed": missed[:MAX_LISTED], "extra": extra[:MAX_LISTED], "images": images, "capped": capped}
     masks = None
     if k_mask is not None:
         masks = {"compared": len(mask_ious), "iou_mean": _mean(mask_ious),
@@ -144,11 +143,14 @@ def dense_metrics(name: str, k: list[np.ndarray], t: list[np.ndarray]) -> dict[s
     tt = np.concatenate([np.asarray(x, np.float64).ravel() for x in t])
     if kk.shape != tt.shape:
         return {"name": name, "snr_db": None, "cosine": None, "why": "shape differs"}
-    noise, signal = float(np.sum((kk - tt) ** 2)), float(np.sum(kk ** 2))
-    snr = SNR_CAP if noise == 0 else (min(SNR_CAP, 10 * math.log10(signal / noise)) if signal > 0 else -SNR_CAP)
-    nk, nt = float(np.linalg.norm(kk)), float(np.linalg.norm(tt))
-    cos = 1.0 if nk == nt == 0 else (float(kk @ tt) / (nk * nt) if nk and nt else 0.0)
-    return {"name": name, "snr_db": snr, "cosine": cos, "max_abs": float(np.max(np.abs(kk - tt))) if kk.size else 0.0}
+    snr = capped_snr_db(float(np.sum(kk ** 2)), float(np.sum((kk - tt) ** 2)))
+    return {"name": name, "snr_db": snr, "cosine": cosine(kk, tt),
+            "max_abs": float(np.max(np.abs(kk - tt))) if kk.size else 0.0}
+
+
+def capped_snr_db(signal: float, noise: float) -> float:
+    """`opaudit.compare.metrics.snr_db` kept within ``±SNR_CAP`` (finite for JSON)."""
+    return max(-SNR_CAP, min(SNR_CAP, snr_db(signal, noise)))
 
 
 def evaluate(keras: list[dict[str, np.ndarray]], tflite: list[dict[str, np.ndarray]]) -> dict[str, Any]:

@@ -80,11 +80,9 @@ def do_quantize(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def do_quant_eval(task: dict[str, Any]) -> dict[str, Any]:
-    from ai_edge_litert.interpreter import Interpreter
-
     from opaudit import samples
     from opaudit.compare.quant_noise import quantization_noise
-    from opaudit.fix.worker import _match_names, stage
+    from opaudit.fix.worker import _match_names, signature_runner, stage
     from opaudit.quantize.metrics import evaluate
 
     keras = load_outputs(task["keras_outputs"])
@@ -92,12 +90,10 @@ def do_quant_eval(task: dict[str, Any]) -> dict[str, Any]:
     scores = {}
     for path in task["models"]:
         stage(f"evaluating {Path(path).name}")
-        interp = Interpreter(model_path=path)
-        key, entry = next(iter(interp.get_signature_list().items()))
-        runner = interp.get_signature_runner(key)
+        runner, input_names = signature_runner(path)
         outs = []
         for k_out, inputs in zip(keras, data):
-            tfl = runner(**{n: inputs[n] for n in entry["inputs"]})
+            tfl = runner(**{n: inputs[n] for n in input_names})
             outs.append({n: np.asarray(v) for n, v in _match_names(k_out, tfl).items()})
         scores[path] = evaluate(keras, outs)
     result: dict[str, Any] = {"status": "ok", "metrics": scores}
